@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Runs the service on a loopback port. When ConnectionStrings__Postgres / Redis__ConnectionString are not set,
+# starts local PostgreSQL and Redis with their data in .data/ (git-ignored) and stops them on Ctrl-C.
+# Usage: scripts/run.sh [--port N] [--production]
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+source "$root/scripts/lib/services.sh"
+
+port="${PORT:-5080}"
+environment="${ASPNETCORE_ENVIRONMENT:-Development}"
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --port) port="$2"; shift 2 ;;
+    --production) environment=Production; shift ;;
+    -h|--help) sed -n '2,4p' "$0"; exit 0 ;;
+    *) die "unknown option $1 (see --help)" ;;
+  esac
+done
+
+data="$root/.data"
+mkdir -p "$data"
+chmod 755 "$data"
+trap stop_services EXIT
+trap 'exit 130' INT TERM
+
+if [[ -z "${ConnectionStrings__Postgres:-}" ]]; then
+  pg_port="$(free_port)"
+  log "starting local PostgreSQL on 127.0.0.1:$pg_port (data in .data/postgres)"
+  start_postgres "$data/postgres" "$pg_port"
+  if ! "$PG_BIN/psql" -h 127.0.0.1 -p "$pg_port" -U postgres -d postgres -tAc "select 1 from pg_database where datname = 'analytics'" | grep -q 1; then
+    "$PG_BIN/createdb" -h 127.0.0.1 -p "$pg_port" -U postgres analytics
+  fi
+  export ConnectionStrings__Postgres="Host=127.0.0.1;Port=$pg_port;Username=postgres;Database=analytics"
+fi
+if [[ -z "${Redis__ConnectionString:-}" ]]; then
+  redis_port="$(free_port)"
+  log "starting local Redis on 127.0.0.1:$redis_port"
+  start_redis "$data/redis" "$redis_port"
+  export Redis__ConnectionString="127.0.0.1:$redis_port"
+fi
+
+"$root/scripts/build-web.sh"
+log "building the API"
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+dotnet build "$root/src/Analytics.Api" -c Release -v quiet -nologo >/dev/null
+
+url="http://127.0.0.1:$port"
+cat >&2 <<INFO
+
+  API            $url/api/v1
+  API reference  $url/scalar
+  OpenAPI        $url/openapi/v1.json
+  Readiness      $url/health/ready
+  Environment    $environment   (Ctrl-C stops the API and what this script started)
+
+INFO
+# The content root (appsettings, wwwroot) is the project folder. The API runs as a child so that a TERM
+# (not only a terminal's Ctrl-C) stops it before the servers this script started.
+cd "$root/src/Analytics.Api"
+ASPNETCORE_ENVIRONMENT="$environment" dotnet bin/Release/net10.0/Analytics.Api.dll --urls "$url" &
+api_pid=$!
+trap 'kill -TERM "$api_pid" 2>/dev/null; wait "$api_pid" 2>/dev/null; exit 130' INT TERM
+wait "$api_pid"

@@ -1,0 +1,36 @@
+using Analytics.Api.Infrastructure.Database.Migrations;
+using Analytics.Api.Infrastructure.Health;
+using Microsoft.Extensions.Options;
+using Npgsql;
+
+namespace Analytics.Api.Infrastructure.Database;
+
+public static class DatabaseServiceCollectionExtensions
+{
+    public static IServiceCollection AddDatabase(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<DatabaseOptions>()
+            .Bind(configuration.GetSection(DatabaseOptions.Section))
+            .Configure(o => o.ConnectionString = configuration.GetConnectionString("Postgres") ?? o.ConnectionString)
+            .ValidateOnStart();
+        services.AddSingleton<IValidateOptions<DatabaseOptions>, DatabaseOptionsValidator>();
+
+        // One data source (and so one pool) for the whole process.
+        services.AddSingleton(sp =>
+        {
+            var options = sp.GetRequiredService<IOptions<DatabaseOptions>>().Value;
+            var builder = new NpgsqlDataSourceBuilder(options.ConnectionString)
+            {
+                Name = sp.GetRequiredService<PoolStatistics>().PoolName,
+            };
+            builder.UseLoggerFactory(sp.GetRequiredService<ILoggerFactory>());
+            return builder.Build();
+        });
+        services.AddSingleton<PoolStatistics>();
+        services.AddSingleton(MigrationSet.Embedded);
+        services.AddSingleton<Migrator>();
+        services.AddHostedService<MigrateOnStartService>();
+        services.AddSingleton<IReadinessCheck, PostgresReadinessCheck>();
+        return services;
+    }
+}

@@ -1,0 +1,85 @@
+using System.Text.Json;
+using FluentValidation;
+using Microsoft.AspNetCore.Diagnostics;
+using Microsoft.AspNetCore.Mvc;
+
+namespace Analytics.Api.Infrastructure.Errors;
+
+/// <summary>
+/// Turns every exception that escapes an endpoint into a ProblemDetails: validation failures into a 400
+/// with field errors, bad requests (malformed JSON, wrong content type, oversized body) into their 4xx,
+/// and anything else into a 500 that carries only the trace id.
+/// </summary>
+internal sealed partial class ProblemExceptionHandler(IProblemDetailsService problems, ILogger<ProblemExceptionHandler> logger) : IExceptionHandler
+{
+    public async ValueTask<bool> TryHandleAsync(HttpContext httpContext, Exception exception, CancellationToken cancellationToken)
+    {
+        if (exception is OperationCanceledException && httpContext.RequestAborted.IsCancellationRequested)
+        {
+            // The client went away; there is nobody to answer.
+            return true;
+        }
+
+        var problem = exception switch
+        {
+            ValidationException validation => Validation(validation),
+            BadHttpRequestException badRequest => BadRequest(badRequest),
+            _ => null,
+        };
+
+        if (problem is null)
+        {
+            LogUnexpected(exception, httpContext.Request.Method, httpContext.Request.Path);
+            problem = new ProblemDetails
+            {
+                Status = StatusCodes.Status500InternalServerError,
+                Title = "An unexpected error occurred.",
+                Detail = "The error was logged; quote the traceId when reporting it.",
+            };
+        }
+
+        httpContext.Response.StatusCode = problem.Status!.Value;
+        return await problems.TryWriteAsync(new ProblemDetailsContext
+        {
+            HttpContext = httpContext,
+            ProblemDetails = problem,
+            Exception = exception,
+        });
+    }
+
+    private static HttpValidationProblemDetails Validation(ValidationException exception)
+    {
+        var errors = exception.Errors
+            .GroupBy(e => JsonNamingPolicy.CamelCase.ConvertName(e.PropertyName))
+            .ToDictionary(g => g.Key, g => g.Select(e => e.ErrorMessage).Distinct(StringComparer.Ordinal).ToArray());
+        return new HttpValidationProblemDetails(errors)
+        {
+            Status = StatusCodes.Status400BadRequest,
+            Title = "One or more validation errors occurred.",
+            Detail = "See errors for what is wrong with each field.",
+        };
+    }
+
+    private static ProblemDetails BadRequest(BadHttpRequestException exception)
+    {
+        var status = exception.StatusCode;
+        var (title, detail) = status switch
+        {
+            StatusCodes.Status413PayloadTooLarge => ("The request body is too large.", exception.Message),
+            StatusCodes.Status415UnsupportedMediaType => ("Unsupported content type.", "Send the body as JSON with 'Content-Type: application/json'."),
+            _ when exception.InnerException is JsonException json => ("The request body is not valid JSON.", DescribeJsonError(json)),
+            _ when exception.Message.Contains("no body was provided", StringComparison.Ordinal) => ("The request body is missing.", "This endpoint needs a JSON body."),
+            _ => ("The request is not valid.", exception.Message),
+        };
+        return new ProblemDetails { Status = status, Title = title, Detail = detail };
+    }
+
+    // System.Text.Json names the CLR type ("System.Int32"); say what the client sent wrong in its own terms.
+    private static string DescribeJsonError(JsonException exception) =>
+        exception.Path is { Length: > 1 } path && exception.Message.StartsWith("The JSON value could not be converted", StringComparison.Ordinal)
+            ? $"The value at '{path}' has the wrong type or format."
+            : exception.Path is { Length: > 1 } at ? $"Malformed JSON near '{at}' (line {exception.LineNumber + 1}, byte {exception.BytePositionInLine + 1})." : $"Malformed JSON at line {exception.LineNumber + 1}, byte {exception.BytePositionInLine + 1}.";
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Unhandled exception for {Method} {Path}")]
+    private partial void LogUnexpected(Exception exception, string method, string path);
+}

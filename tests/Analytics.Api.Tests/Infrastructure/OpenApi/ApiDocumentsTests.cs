@@ -1,0 +1,49 @@
+using System.Net;
+using System.Text.Json;
+
+namespace Analytics.Api.Tests.Infrastructure.OpenApi;
+
+public sealed class ApiDocumentsTests(TestDatabase database)
+{
+    [Fact]
+    public async Task OpenApi_document_is_3_1_with_both_security_schemes_and_the_health_endpoints()
+    {
+        await using var api = new ApiFactory(database);
+
+        var response = await api.CreateClient().GetAsync(new Uri("/openapi/v1.json", UriKind.Relative));
+
+        response.StatusCode.ShouldBe(HttpStatusCode.OK);
+        var document = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+        document.GetProperty("openapi").GetString()!.ShouldStartWith("3.1");
+        var schemes = document.GetProperty("components").GetProperty("securitySchemes");
+        schemes.GetProperty("Bearer").GetProperty("scheme").GetString().ShouldBe("bearer");
+        schemes.GetProperty("ApiKey").GetProperty("name").GetString().ShouldBe("X-Api-Key");
+        var ready = document.GetProperty("paths").GetProperty("/health/ready").GetProperty("get").GetProperty("responses");
+        ready.TryGetProperty("200", out _).ShouldBeTrue();
+        ready.TryGetProperty("503", out _).ShouldBeTrue();
+    }
+
+    [Fact]
+    public async Task Scalar_page_is_served_with_the_bundle_or_says_how_to_build_it()
+    {
+        await using var api = new ApiFactory(database);
+        var client = api.CreateClient();
+
+        var response = await client.GetAsync(new Uri("/scalar", UriKind.Relative));
+
+        response.StatusCode.ShouldBe(HttpStatusCode.OK);
+        response.Content.Headers.ContentType?.MediaType.ShouldBe("text/html");
+        var page = await response.Content.ReadAsStringAsync();
+        var bundle = await client.GetAsync(new Uri("/scalar/standalone.js", UriKind.Relative));
+        if (bundle.StatusCode == HttpStatusCode.OK)
+        {
+            page.ShouldContain("/openapi/v1.json");
+            page.ShouldContain("/scalar/standalone.js");
+            bundle.Content.Headers.ContentType?.MediaType.ShouldBe("text/javascript");
+        }
+        else
+        {
+            page.ShouldContain("npm run build --prefix web");
+        }
+    }
+}
