@@ -5,16 +5,23 @@ using Microsoft.Extensions.Configuration;
 namespace Analytics.Api.Tests.Infrastructure;
 
 /// <summary>The real service, in process, on this run's database. Extra settings override appsettings and the environment.</summary>
-public sealed class ApiFactory(TestDatabase database, IReadOnlyDictionary<string, string?>? settings = null) : WebApplicationFactory<Program>
+public sealed class ApiFactory(TestDatabase database, IReadOnlyDictionary<string, string?>? settings = null, string environment = "Testing") : WebApplicationFactory<Program>
 {
+    public const string SigningKey = "test-signing-key-0123456789-0123456789-0123456789";
+
+    public TestDatabase Database => database;
+
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
-        builder.UseEnvironment("Testing");
+        builder.UseEnvironment(environment);
         builder.ConfigureAppConfiguration((_, configuration) =>
         {
             var values = new Dictionary<string, string?>
             {
                 ["ConnectionStrings:Postgres"] = database.ConnectionString,
+                ["Jwt:SigningKey"] = SigningKey,
+                // Every test client shares one (absent) IP; per-IP throttling has its own test.
+                ["SignIn:MaxAttemptsPerIp"] = "100000",
             };
             foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
             {

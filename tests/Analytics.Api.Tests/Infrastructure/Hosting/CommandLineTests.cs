@@ -67,10 +67,35 @@ public sealed class CommandLineTests(TestDatabase database)
     public async Task Unreachable_database_stops_the_service_with_one_line()
     {
         var (exitCode, _, error) = await RunApiAsync(
-            new Dictionary<string, string> { ["ConnectionStrings__Postgres"] = "Host=127.0.0.1;Port=1;Username=postgres;Timeout=2", ["ASPNETCORE_URLS"] = "http://127.0.0.1:0" });
+            new Dictionary<string, string>
+            {
+                ["ConnectionStrings__Postgres"] = "Host=127.0.0.1;Port=1;Username=postgres;Timeout=2",
+                ["Jwt__SigningKey"] = ApiFactory.SigningKey,
+                ["ASPNETCORE_URLS"] = "http://127.0.0.1:0",
+            });
 
         exitCode.ShouldNotBe(0);
         error.ShouldContain("PostgreSQL error");
         error.ShouldNotContain("   at ");
+    }
+
+    [Theory]
+    [InlineData("", "Jwt__SigningKey is not set")]
+    [InlineData("too-short", "Jwt__SigningKey is too weak")]
+    public async Task Serving_in_production_without_a_strong_signing_key_stops_with_one_line(string key, string message)
+    {
+        var connectionString = await database.CreateDatabaseAsync("jwt");
+
+        var (exitCode, _, error) = await RunApiAsync(
+            new Dictionary<string, string>
+            {
+                ["ConnectionStrings__Postgres"] = connectionString,
+                ["Jwt__SigningKey"] = key,
+                ["ASPNETCORE_URLS"] = "http://127.0.0.1:0",
+            });
+
+        exitCode.ShouldNotBe(0);
+        error.Trim().Split('\n').Length.ShouldBe(1);
+        error.ShouldContain(message);
     }
 }

@@ -1,0 +1,137 @@
+using System.Security.Cryptography;
+using Analytics.Api.Infrastructure.Activity;
+using Analytics.Api.Infrastructure.Clients;
+using Analytics.Api.Infrastructure.OpenApi;
+using Analytics.Api.Infrastructure.Results;
+using Analytics.Api.Infrastructure.Security;
+using Dapper;
+using FluentValidation;
+using MediatR;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
+using Npgsql;
+
+namespace Analytics.Api.Features.Identity.Activate;
+
+/// <summary><c>POST /auth/activate</c>: the link token, or the e-mail and the 6-digit code, from the activation e-mail.</summary>
+public static class Activate
+{
+    public sealed record Command(string? Token, string? Email, string? Code) : IRequest<Result<UserView>>
+    {
+        internal ClientContext Client { get; init; } = null!;
+    }
+
+    internal sealed class Validator : AbstractValidator<Command>
+    {
+        public Validator()
+        {
+            RuleFor(c => c).Must(c => !string.IsNullOrEmpty(c.Token) || (!string.IsNullOrEmpty(c.Email) && !string.IsNullOrEmpty(c.Code)))
+                .WithName("token").WithMessage("Send either 'token' (from the link) or 'email' and 'code'.");
+            RuleFor(c => c.Token).MaximumLength(100).WithMessage("Token must have at most 100 characters.");
+            When(c => c.Email is not null, () => RuleFor(c => c.Email).ValidEmail());
+            RuleFor(c => c.Code).Matches("^[0-9]{6}$").When(c => c.Code is not null).WithMessage("Code must be the 6 digits from the e-mail.");
+        }
+    }
+
+    internal sealed class Handler(NpgsqlDataSource db, IOptions<ActivationOptions> options, TimeProvider clock) : IRequestHandler<Command, Result<UserView>>
+    {
+        private const string ByTokenSql = """
+            select t.id as Id, t.user_id as UserId, t.code_hash as CodeHash, t.attempts as Attempts,
+                   t.expires_at as ExpiresAt, t.used_at as UsedAt
+            from activation_tokens t
+            where t.token_hash = @TokenHash
+            for update
+            """;
+
+        // The newest mail of that address; earlier ones were superseded.
+        private const string ByEmailSql = """
+            select t.id as Id, t.user_id as UserId, t.code_hash as CodeHash, t.attempts as Attempts,
+                   t.expires_at as ExpiresAt, t.used_at as UsedAt
+            from activation_tokens t join users u on u.id = t.user_id
+            where u.email = @Email
+            order by t.created_at desc
+            limit 1
+            for update of t
+            """;
+
+        private const string CountAttemptSql = "update activation_tokens set attempts = attempts + 1 where id = @Id";
+
+        private const string UseTokenSql = "update activation_tokens set used_at = @Now where id = @Id";
+
+        private const string ActivateUserSql = $"""
+            update users u set status = 'active', activated_at = coalesce(activated_at, @Now), updated_at = @Now
+            where id = @UserId and status = 'pending'
+            returning {UserView.Columns}
+            """;
+
+        private static readonly Error Invalid = new(ErrorKind.Invalid, "activation_invalid", "Activation failed.", "The activation token or code is not valid. Check the e-mail, or ask for a new one.");
+
+        public async Task<Result<UserView>> Handle(Command request, CancellationToken cancellationToken)
+        {
+            var now = clock.GetUtcNow();
+            await using var connection = await db.OpenConnectionAsync(cancellationToken);
+            await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+            var byToken = !string.IsNullOrEmpty(request.Token);
+            var token = byToken
+                ? await connection.QuerySingleOrDefaultAsync<TokenRow>(new CommandDefinition(ByTokenSql, new { TokenHash = OpaqueTokens.Hash(request.Token!) }, transaction, cancellationToken: cancellationToken))
+                : await connection.QuerySingleOrDefaultAsync<TokenRow>(new CommandDefinition(ByEmailSql, new { Email = IdentityRules.Normalise(request.Email!) }, transaction, cancellationToken: cancellationToken));
+
+            if (token is null)
+            {
+                return Invalid;
+            }
+
+            if (token.UsedAt is not null)
+            {
+                return new Error(ErrorKind.Gone, "activation_used", "Activation already used.", "This activation e-mail was already used. Sign in, or ask for a new e-mail if the account is still pending.");
+            }
+
+            if (!byToken)
+            {
+                if (token.Attempts >= options.Value.MaxCodeAttempts)
+                {
+                    return new Error(ErrorKind.Gone, "activation_code_exhausted", "Too many wrong codes.", "This code no longer works after too many wrong attempts; ask for a new activation e-mail.");
+                }
+
+                if (!CryptographicOperations.FixedTimeEquals(token.CodeHash, ActivationMail.CodeHash(token.UserId, request.Code!)))
+                {
+                    await connection.ExecuteAsync(new CommandDefinition(CountAttemptSql, new { token.Id }, transaction, cancellationToken: cancellationToken));
+                    await transaction.CommitAsync(cancellationToken);
+                    return Invalid;
+                }
+            }
+
+            if (token.ExpiresAt <= now.UtcDateTime)
+            {
+                return new Error(ErrorKind.Gone, "activation_expired", "Activation expired.", "This activation e-mail has expired or was replaced by a newer one; ask for a new one.");
+            }
+
+            await connection.ExecuteAsync(new CommandDefinition(UseTokenSql, new { token.Id, Now = now }, transaction, cancellationToken: cancellationToken));
+            var user = await connection.QuerySingleOrDefaultAsync<UserView.Row>(new CommandDefinition(ActivateUserSql, new { token.UserId, Now = now }, transaction, cancellationToken: cancellationToken));
+            if (user is null)
+            {
+                return new Error(ErrorKind.Conflict, "not_pending", "Account is not pending.", "This account is already active or has been disabled.");
+            }
+
+            await ActivityLog.WriteAsync(connection, transaction, ActivityEntry.For(user.Id, ActivityKind.Activated, request.Client, new { method = byToken ? "link" : "code" }), now, cancellationToken);
+            await transaction.CommitAsync(cancellationToken);
+            return user.ToView();
+        }
+
+        private sealed record TokenRow(Guid Id, Guid UserId, byte[] CodeHash, int Attempts, DateTime ExpiresAt, DateTime? UsedAt);
+    }
+
+    public static RouteHandlerBuilder Map(IEndpointRouteBuilder api) =>
+        api.MapPost("/auth/activate", Endpoint)
+            .WithName("Activate")
+            .WithSummary("Activate a pending account with the link token, or with e-mail and 6-digit code.")
+            .WithDescription("400 for a wrong token or code; 410 when it expired, was already used, or its code had too many wrong attempts.")
+            .ProducesErrors(400, 409, 410)
+            .AllowAnonymous();
+
+    private static async Task<Results<Ok<UserView>, ProblemHttpResult>> Endpoint(Command command, IMediator mediator, HttpContext http, CancellationToken ct)
+    {
+        var result = await mediator.Send(command with { Client = ClientContext.From(http) }, ct);
+        return result.OkOrProblem(http);
+    }
+}

@@ -1,0 +1,232 @@
+using Analytics.Api.Infrastructure.Activity;
+using Analytics.Api.Infrastructure.Clients;
+using Analytics.Api.Infrastructure.OpenApi;
+using Analytics.Api.Infrastructure.RateLimiting;
+using Analytics.Api.Infrastructure.Results;
+using Analytics.Api.Infrastructure.Security;
+using Dapper;
+using FluentValidation;
+using MediatR;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
+using Npgsql;
+
+namespace Analytics.Api.Features.Identity.Login;
+
+/// <summary>
+/// <c>POST /auth/login</c>: e-mail and password for a token pair and a new session. A wrong password and an
+/// unknown e-mail give the same 401 after the same work (one Argon2id verification); pending and disabled
+/// accounts get 403 only once the password is right; a locked account gets 423 without a password check.
+/// </summary>
+public static class Login
+{
+    public sealed record Command(
+        string Email,
+        string Password,
+        string? CountryCode,
+        double? Latitude,
+        double? Longitude,
+        string? Timezone,
+        string? ReferrerUrl,
+        string? LandingPage,
+        string? UtmSource,
+        string? UtmMedium,
+        string? UtmCampaign,
+        string? UtmTerm,
+        string? UtmContent) : IRequest<Result<Response>>, IHasAttribution
+    {
+        internal ClientContext Client { get; init; } = null!;
+    }
+
+    public sealed record Response(
+        string AccessToken,
+        DateTimeOffset AccessTokenExpiresAt,
+        string RefreshToken,
+        DateTimeOffset RefreshTokenExpiresAt,
+        string TokenType,
+        Guid SessionId,
+        UserView User);
+
+    internal sealed class Validator : AbstractValidator<Command>
+    {
+        public Validator(PasswordPolicy passwords)
+        {
+            RuleFor(c => c.Email).ValidEmail();
+            RuleFor(c => c.Password).NotEmpty().WithMessage("Password is required.")
+                .MaximumLength(passwords.MaxLength).WithMessage($"Password must have at most {passwords.MaxLength} characters.");
+            RuleFor(c => c.CountryCode).Matches("^[A-Za-z]{2}$").When(c => c.CountryCode is not null).WithMessage("Country code must be two letters (ISO 3166-1 alpha-2).");
+            RuleFor(c => c.Latitude).InclusiveBetween(-90, 90).WithMessage("Latitude must be between -90 and 90.");
+            RuleFor(c => c.Longitude).InclusiveBetween(-180, 180).WithMessage("Longitude must be between -180 and 180.");
+            RuleFor(c => c.Timezone).MaximumLength(64).WithMessage("Timezone must have at most 64 characters.")
+                .Must(tz => tz is null || TimeZoneInfo.TryFindSystemTimeZoneById(tz, out _)).WithMessage("Timezone must be an IANA time zone, e.g. Europe/Paris.");
+            Include(new AttributionValidator());
+        }
+    }
+
+    internal sealed class Handler(
+        NpgsqlDataSource db,
+        IPasswordHasher hasher,
+        Throttle throttle,
+        SessionTokens tokens,
+        IOptions<SignInOptions> signIn,
+        TimeProvider clock) : IRequestHandler<Command, Result<Response>>
+    {
+        private const string FindUserSql = $"""
+            select {UserView.Columns}, u.password_hash as PasswordHash, u.failed_logins as FailedLogins, u.locked_until as LockedUntil
+            from users u where u.email = @Email
+            for update
+            """;
+
+        private const string FailedSql = """
+            update users set failed_logins = @FailedLogins, locked_until = @LockedUntil, updated_at = @Now where id = @Id
+            """;
+
+        private const string SucceededSql = """
+            update users set failed_logins = 0, locked_until = null,
+                password_hash = coalesce(@NewHash, password_hash), updated_at = @Now
+            where id = @Id
+            """;
+
+        private const string InsertSessionSql = """
+            insert into sessions (id, user_id, ip, user_agent, device_type, browser, browser_version, os, os_version,
+                                  device_fingerprint, country_code, latitude, longitude, timezone,
+                                  referrer_url, landing_page, utm_source, utm_medium, utm_campaign, utm_term, utm_content,
+                                  created_at, last_seen_at, expires_at)
+            values (@Id, @UserId, @Ip, @UserAgent, @DeviceType, @Browser, @BrowserVersion, @Os, @OsVersion,
+                    @Fingerprint, @CountryCode, @Latitude, @Longitude, @Timezone,
+                    @ReferrerUrl, @LandingPage, @UtmSource, @UtmMedium, @UtmCampaign, @UtmTerm, @UtmContent,
+                    @Now, @Now, @ExpiresAt)
+            """;
+
+        private static readonly Error BadCredentials = new(ErrorKind.Unauthorized, "invalid_credentials", "Sign-in failed.", "The e-mail or password is wrong.");
+
+        public async Task<Result<Response>> Handle(Command request, CancellationToken cancellationToken)
+        {
+            var email = IdentityRules.Normalise(request.Email);
+            var options = signIn.Value;
+            var client = request.Client;
+            var now = clock.GetUtcNow();
+            var emailKey = $"login:email:{email}";
+
+            await using var connection = await db.OpenConnectionAsync(cancellationToken);
+            var refused = await throttle.HitAsync(
+                [(emailKey, new RateLimitRule(options.MaxAttemptsPerEmail, options.AttemptWindow)), ($"login:ip:{client.Ip}", new RateLimitRule(options.MaxAttemptsPerIp, options.AttemptWindow))],
+                "sign-in attempts",
+                cancellationToken);
+            if (refused is not null)
+            {
+                await ActivityLog.WriteAsync(connection, null, ActivityEntry.For(null, ActivityKind.LoginThrottled, client, new { email }), now, cancellationToken);
+                return refused;
+            }
+
+            await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+            var user = await connection.QuerySingleOrDefaultAsync<UserRow>(new CommandDefinition(FindUserSql, new { Email = email }, transaction, cancellationToken: cancellationToken));
+            if (user is null)
+            {
+                await hasher.SpendOneVerificationAsync(request.Password, cancellationToken);
+                return await FailAsync(connection, transaction, ActivityEntry.For(null, ActivityKind.LoginFailed, client, new { reason = "unknown_email", email }), BadCredentials, now, cancellationToken);
+            }
+
+            if (user.LockedUntil is { } lockedUntil && lockedUntil > now.UtcDateTime)
+            {
+                var retryAfter = new DateTimeOffset(lockedUntil, TimeSpan.Zero) - now;
+                var locked = new Error(ErrorKind.Locked, "account_locked", "Account locked.", "Too many wrong passwords: the account is locked for a while. Try again later or ask an admin to unlock it.", retryAfter);
+                return await FailAsync(connection, transaction, ActivityEntry.For(user.Id, ActivityKind.LoginFailed, client, new { reason = "locked" }), locked, now, cancellationToken);
+            }
+
+            var check = await hasher.VerifyAsync(user.PasswordHash, request.Password, cancellationToken);
+            if (!check.Matches)
+            {
+                var failures = user.FailedLogins + 1;
+                var locks = failures >= options.LockoutThreshold;
+                await connection.ExecuteAsync(new CommandDefinition(
+                    FailedSql,
+                    new { user.Id, FailedLogins = locks ? 0 : failures, LockedUntil = locks ? now + options.LockoutDuration : (DateTimeOffset?)null, Now = now },
+                    transaction,
+                    cancellationToken: cancellationToken));
+                if (locks)
+                {
+                    await ActivityLog.WriteAsync(connection, transaction, ActivityEntry.For(user.Id, ActivityKind.AccountLocked, client, new { until = now + options.LockoutDuration }), now, cancellationToken);
+                }
+
+                return await FailAsync(connection, transaction, ActivityEntry.For(user.Id, ActivityKind.LoginFailed, client, new { reason = "wrong_password" }), BadCredentials, now, cancellationToken);
+            }
+
+            if (user.Status != "active")
+            {
+                var error = user.Status == "pending"
+                    ? new Error(ErrorKind.Forbidden, "account_pending", "Account not activated.", "Activate the account with the link or code from the activation e-mail first.")
+                    : new Error(ErrorKind.Forbidden, "account_disabled", "Account disabled.", "This account has been disabled by an administrator.");
+                return await FailAsync(connection, transaction, ActivityEntry.For(user.Id, ActivityKind.LoginFailed, client, new { reason = error.Code }), error, now, cancellationToken);
+            }
+
+            var newHash = check.NeedsRehash ? await hasher.HashAsync(request.Password, cancellationToken) : null;
+            await connection.ExecuteAsync(new CommandDefinition(SucceededSql, new { user.Id, NewHash = newHash, Now = now }, transaction, cancellationToken: cancellationToken));
+
+            var sessionId = Guid.CreateVersion7();
+            var expiresAt = now + tokens.RefreshLifetime;
+            await connection.ExecuteAsync(new CommandDefinition(
+                InsertSessionSql,
+                new
+                {
+                    Id = sessionId,
+                    UserId = user.Id,
+                    client.Ip,
+                    client.UserAgent,
+                    client.Agent.DeviceType,
+                    client.Agent.Browser,
+                    client.Agent.BrowserVersion,
+                    client.Agent.Os,
+                    client.Agent.OsVersion,
+                    client.Fingerprint,
+                    CountryCode = request.CountryCode?.ToUpperInvariant(),
+                    request.Latitude,
+                    request.Longitude,
+                    request.Timezone,
+                    request.ReferrerUrl,
+                    request.LandingPage,
+                    request.UtmSource,
+                    request.UtmMedium,
+                    request.UtmCampaign,
+                    request.UtmTerm,
+                    request.UtmContent,
+                    Now = now,
+                    ExpiresAt = expiresAt,
+                },
+                transaction,
+                cancellationToken: cancellationToken));
+            var (pair, _) = await tokens.IssueAsync(connection, transaction, user.Id, user.Role, sessionId, expiresAt, now, cancellationToken);
+            await ActivityLog.WriteAsync(connection, transaction, ActivityEntry.For(user.Id, ActivityKind.Login, client, new { sessionId, rehashed = newHash is not null }), now, cancellationToken);
+            await transaction.CommitAsync(cancellationToken);
+            await throttle.ResetAsync(emailKey, cancellationToken);
+
+            var view = user.ToRow().ToView();
+            return new Response(pair.AccessToken, pair.AccessTokenExpiresAt, pair.RefreshToken, pair.RefreshTokenExpiresAt, pair.TokenType, sessionId, view);
+        }
+
+        private static async Task<Result<Response>> FailAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, ActivityEntry entry, Error error, DateTimeOffset now, CancellationToken ct)
+        {
+            await ActivityLog.WriteAsync(connection, transaction, entry, now, ct);
+            await transaction.CommitAsync(ct);
+            return error;
+        }
+
+        private sealed record UserRow(
+            Guid Id, string Email, string? DisplayName, short? Age, string? Gender, string Role, string Status, DateTime CreatedAt, DateTime? ActivatedAt,
+            string PasswordHash, int FailedLogins, DateTime? LockedUntil)
+        {
+            public UserView.Row ToRow() => new(Id, Email, DisplayName, Age, Gender, Role, Status, CreatedAt, ActivatedAt);
+        }
+    }
+
+    public static RouteHandlerBuilder Map(IEndpointRouteBuilder api) =>
+        api.MapPost("/auth/login", Endpoint)
+            .WithName("Login")
+            .WithSummary("Sign in: an access token, a refresh token and a new session.")
+            .WithDescription("401 for a wrong e-mail or password (indistinguishable); 403 with code account_pending or account_disabled; 423 account_locked with Retry-After; 429 with Retry-After and RateLimit-* headers when throttled.")
+            .ProducesErrors(400, 401, 403, 423, 429)
+            .AllowAnonymous();
+
+    private static async Task<Results<Ok<Response>, ProblemHttpResult>> Endpoint(Command command, IMediator mediator, HttpContext http, CancellationToken ct) =>
+        (await mediator.Send(command with { Client = ClientContext.From(http) }, ct)).OkOrProblem(http);
+}

@@ -1,0 +1,83 @@
+using Analytics.Api.Infrastructure.Security;
+using Microsoft.AspNetCore.Authentication.JwtBearer;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.Extensions.Options;
+
+namespace Analytics.Api.Infrastructure.Auth;
+
+public static class AuthServiceCollectionExtensions
+{
+    public static IServiceCollection AddAuth(this IServiceCollection services, IConfiguration configuration, IHostEnvironment environment)
+    {
+        services.AddOptions<JwtOptions>()
+            .Bind(configuration.GetSection(JwtOptions.Section))
+            .ValidateOnStart();
+        services.AddSingleton<IValidateOptions<JwtOptions>, JwtOptionsValidator>();
+        services.AddOptions<PasswordHashingOptions>()
+            .Bind(configuration.GetSection(PasswordHashingOptions.Section))
+            .ValidateOnStart();
+        services.AddSingleton<IValidateOptions<PasswordHashingOptions>, PasswordHashingOptionsValidator>();
+        services.AddSingleton<IPasswordHasher, Argon2idPasswordHasher>();
+        services.AddSingleton<PasswordPolicy>();
+        services.AddSingleton<AccessTokens>();
+        services.AddSingleton<SessionGate>();
+
+        services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme).AddJwtBearer();
+        services.AddOptions<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme)
+            .Configure<IOptions<JwtOptions>>((bearer, jwt) =>
+            {
+                bearer.MapInboundClaims = false;
+                bearer.RequireHttpsMetadata = !environment.IsDevelopment();
+                bearer.TokenValidationParameters = AccessTokens.ValidationParameters(jwt.Value);
+                bearer.Events = new JwtBearerEvents
+                {
+                    OnTokenValidated = CheckSessionAsync,
+                    OnChallenge = WriteChallengeAsync,
+                    OnForbidden = WriteForbiddenAsync,
+                };
+            });
+        services.AddAuthorizationBuilder()
+            .AddPolicy(Policies.Admin, policy => policy.RequireAuthenticatedUser().RequireRole(Roles.Admin));
+        return services;
+    }
+
+    private static async Task CheckSessionAsync(TokenValidatedContext context)
+    {
+        var user = context.Principal is { } principal ? CurrentUser.From(principal) : null;
+        if (user is null)
+        {
+            context.Fail("The token lacks the subject, role or session claim.");
+            return;
+        }
+
+        var gate = context.HttpContext.RequestServices.GetRequiredService<SessionGate>();
+        if (await gate.WhyRejectedAsync(user, context.HttpContext.RequestAborted) is { } reason)
+        {
+            context.Fail(reason);
+        }
+    }
+
+    private static async Task WriteChallengeAsync(JwtBearerChallengeContext context)
+    {
+        context.HandleResponse();
+        var detail = context.AuthenticateFailure switch
+        {
+            null => "This endpoint needs 'Authorization: Bearer <access token>'.",
+            Microsoft.IdentityModel.Tokens.SecurityTokenExpiredException => "The access token has expired; refresh it.",
+            Microsoft.IdentityModel.Tokens.SecurityTokenException => "The access token is not valid.",
+            var failure => failure.Message,
+        };
+        context.Response.StatusCode = StatusCodes.Status401Unauthorized;
+        context.Response.Headers.WWWAuthenticate = "Bearer";
+        await WriteAsync(context.HttpContext, new ProblemDetails { Status = 401, Title = "Authentication required.", Detail = detail });
+    }
+
+    private static Task WriteForbiddenAsync(ForbiddenContext context)
+    {
+        context.Response.StatusCode = StatusCodes.Status403Forbidden;
+        return WriteAsync(context.HttpContext, new ProblemDetails { Status = 403, Title = "Forbidden.", Detail = "Your role does not allow this." });
+    }
+
+    private static async Task WriteAsync(HttpContext http, ProblemDetails problem) =>
+        await http.RequestServices.GetRequiredService<IProblemDetailsService>().WriteAsync(new ProblemDetailsContext { HttpContext = http, ProblemDetails = problem });
+}

@@ -1,0 +1,34 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Caching.Memory;
+
+namespace Analytics.Api.Infrastructure.Caching;
+
+/// <summary>Single-node cache: what <see cref="ICache"/> is when no Redis is configured (or while Redis is down).</summary>
+public sealed class InProcessCache(IMemoryCache memory) : ICache
+{
+    private readonly ConcurrentDictionary<string, long> _generations = new(StringComparer.Ordinal);
+
+    public Task<byte[]?> GetAsync(string key, CancellationToken ct) =>
+        Task.FromResult(memory.TryGetValue(key, out byte[]? value) ? value : null);
+
+    public Task SetAsync(string key, byte[] value, TimeSpan ttl, CancellationToken ct)
+    {
+        memory.Set(key, value, new MemoryCacheEntryOptions { AbsoluteExpirationRelativeToNow = ttl, Size = value.Length });
+        return Task.CompletedTask;
+    }
+
+    public Task RemoveAsync(string key, CancellationToken ct)
+    {
+        memory.Remove(key);
+        return Task.CompletedTask;
+    }
+
+    public Task<long> GetGenerationAsync(string scope, CancellationToken ct) =>
+        Task.FromResult(_generations.GetValueOrDefault(scope));
+
+    public Task BumpGenerationAsync(string scope, CancellationToken ct)
+    {
+        _generations.AddOrUpdate(scope, 1, (_, current) => current + 1);
+        return Task.CompletedTask;
+    }
+}

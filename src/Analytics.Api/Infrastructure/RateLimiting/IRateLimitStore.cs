@@ -1,0 +1,18 @@
+namespace Analytics.Api.Infrastructure.RateLimiting;
+
+/// <summary>
+/// Sliding-window counters: each <see cref="HitAsync"/> is one atomic decision, so parallel attempts cannot slip
+/// past the limit. Backed by Redis (shared by every node) or in-process.
+/// </summary>
+public interface IRateLimitStore
+{
+    Task<RateLimitDecision> HitAsync(string key, RateLimitRule rule, CancellationToken ct);
+
+    /// <summary>Forgets the hits of <paramref name="key"/> (e.g. after a successful sign-in).</summary>
+    Task ResetAsync(string key, CancellationToken ct);
+}
+
+public sealed record RateLimitRule(int Limit, TimeSpan Window);
+
+/// <summary><paramref name="Remaining"/> after this hit; <paramref name="RetryAfter"/> is zero when allowed.</summary>
+public sealed record RateLimitDecision(bool Allowed, int Limit, int Remaining, TimeSpan RetryAfter, TimeSpan ResetAfter);
