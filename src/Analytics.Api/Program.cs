@@ -1,6 +1,7 @@
 using Analytics.Api.Features.Dev;
 using Analytics.Api.Features.Health;
 using Analytics.Api.Features.Identity;
+using Analytics.Api.Features.Users;
 using Analytics.Api.Infrastructure.Auth;
 using Analytics.Api.Infrastructure.Caching;
 using Analytics.Api.Infrastructure.Clients;
@@ -30,6 +31,7 @@ app.UseAuthorization();
 app.MapApiDocuments();
 app.MapHealth();
 app.MapIdentity();
+app.MapUsers();
 app.MapDevMailbox();
 
 return await app.RunCommandAsync(args);

@@ -70,6 +70,15 @@ public static partial class Accounts
             body.GetProperty("refreshToken").GetString()!);
     }
 
+    /// <summary>A signed-in admin: signs up, is promoted in the database (test set-up only), and signs in again.</summary>
+    public static async Task<SignedIn> SignUpAdminAsync(this HttpClient client, TestDatabase database)
+    {
+        var user = await client.SignUpAsync(database);
+        await database.ExecuteAsync("update users set role = 'admin' where id = @UserId", new { user.UserId });
+        var login = await (await client.LoginAsync(user.Email)).JsonAsync();
+        return user with { SessionId = Guid.Parse(login.GetProperty("sessionId").GetString()!), AccessToken = login.GetProperty("accessToken").GetString()!, RefreshToken = login.GetProperty("refreshToken").GetString()! };
+    }
+
     public static HttpRequestMessage Authorized(this HttpMethod method, string path, string accessToken, object? body = null)
     {
         var request = new HttpRequestMessage(method, new Uri(path, UriKind.Relative));

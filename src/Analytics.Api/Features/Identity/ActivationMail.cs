@@ -27,14 +27,18 @@ public sealed class ActivationOptions
 public static class ActivationMail
 {
     private const string InsertTokenSql = """
-        insert into activation_tokens (id, user_id, token_hash, code_hash, expires_at, created_at)
-        values (@Id, @UserId, @TokenHash, @CodeHash, @ExpiresAt, @Now)
+        insert into activation_tokens (id, user_id, token_hash, code_hash, email, expires_at, created_at)
+        values (@Id, @UserId, @TokenHash, @CodeHash, @NewEmail, @ExpiresAt, @Now)
         """;
 
     // A new mail supersedes the earlier ones: only the newest link and code work.
     private const string ExpireEarlierSql = "update activation_tokens set expires_at = @Now where user_id = @UserId and used_at is null and expires_at > @Now";
 
-    public static async Task SendAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Guid userId, string email, ActivationOptions options, DateTimeOffset now, CancellationToken ct)
+    /// <summary>
+    /// Sends to <paramref name="email"/>. With <paramref name="isEmailChange"/>, the mail confirms a new address of an
+    /// active account instead of activating a new one, and activation moves the account to that address.
+    /// </summary>
+    public static async Task SendAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Guid userId, string email, ActivationOptions options, DateTimeOffset now, CancellationToken ct, bool isEmailChange = false)
     {
         ArgumentNullException.ThrowIfNull(connection);
         ArgumentNullException.ThrowIfNull(options);
@@ -43,22 +47,25 @@ public static class ActivationMail
         await connection.ExecuteAsync(new CommandDefinition(ExpireEarlierSql, new { UserId = userId, Now = now }, transaction, cancellationToken: ct));
         await connection.ExecuteAsync(new CommandDefinition(
             InsertTokenSql,
-            new { Id = Guid.CreateVersion7(), UserId = userId, TokenHash = OpaqueTokens.Hash(token), CodeHash = CodeHash(userId, code), ExpiresAt = now + options.TokenLifetime, Now = now },
+            new { Id = Guid.CreateVersion7(), UserId = userId, TokenHash = OpaqueTokens.Hash(token), CodeHash = CodeHash(userId, code), NewEmail = isEmailChange ? email : null, ExpiresAt = now + options.TokenLifetime, Now = now },
             transaction,
             cancellationToken: ct));
 
         var link = $"{options.LinkBaseUrl}?token={Uri.EscapeDataString(token)}";
+        var (subject, greeting) = isEmailChange
+            ? ("Confirm your new e-mail address", "Confirm that this is your new e-mail address for Analytics.")
+            : ("Activate your Analytics account", "Welcome to Analytics!");
         var body = $"""
-            Welcome to Analytics!
+            {greeting}
 
-            Activate your account by opening this link:
+            Confirm by opening this link:
             {link}
 
             or by entering this code: {code}
 
-            The link and the code expire in {options.TokenLifetime.TotalHours:0} hours. If you did not register, ignore this e-mail.
+            The link and the code expire in {options.TokenLifetime.TotalHours:0} hours. If this was not you, ignore this e-mail.
             """;
-        await Outbox.EnqueueAsync(connection, transaction, new OutgoingEmail(email, "Activate your Analytics account", body), now, ct);
+        await Outbox.EnqueueAsync(connection, transaction, new OutgoingEmail(email, subject, body), now, ct);
     }
 
     /// <summary>The code is only a million values: bind it to the user so a table of hashes cannot be reused across users.</summary>

@@ -1,4 +1,6 @@
 using Analytics.Api.Features.Identity.Activate;
+using Analytics.Api.Features.Identity.Sessions;
+using Analytics.Api.Features.Users.UserActivity;
 
 namespace Analytics.Api.Features.Identity;
 
@@ -9,6 +11,8 @@ public static class IdentityEndpoints
         services.AddOptions<ActivationOptions>().Bind(configuration.GetSection(ActivationOptions.Section));
         services.AddOptions<SignInOptions>().Bind(configuration.GetSection(SignInOptions.Section));
         services.AddSingleton<SessionTokens>();
+        services.AddOptions<AdminBootstrapOptions>().Bind(configuration.GetSection(AdminBootstrapOptions.Section));
+        services.AddHostedService<AdminBootstrap>();
         return services;
     }
 
@@ -22,6 +26,11 @@ public static class IdentityEndpoints
         Refresh.Refresh.Map(api);
         Logout.Logout.Map(api);
         Me.Me.Map(api);
+        UpdateProfile.UpdateProfile.Map(api);
+        ChangePassword.ChangePassword.Map(api);
+        ListSessions.Map(api);
+        RevokeSession.Map(api);
+        UserActivity.MapOwn(api);
         return app;
     }
 }

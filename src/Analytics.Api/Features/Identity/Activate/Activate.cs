@@ -13,7 +13,10 @@ using Npgsql;
 
 namespace Analytics.Api.Features.Identity.Activate;
 
-/// <summary><c>POST /auth/activate</c>: the link token, or the e-mail and the 6-digit code, from the activation e-mail.</summary>
+/// <summary>
+/// <c>POST /auth/activate</c>: the link token, or the e-mail and the 6-digit code, from an activation e-mail.
+/// Activates a pending account, or confirms the new address of an e-mail change.
+/// </summary>
 public static class Activate
 {
     public sealed record Command(string? Token, string? Email, string? Code) : IRequest<Result<UserView>>
@@ -37,18 +40,18 @@ public static class Activate
     {
         private const string ByTokenSql = """
             select t.id as Id, t.user_id as UserId, t.code_hash as CodeHash, t.attempts as Attempts,
-                   t.expires_at as ExpiresAt, t.used_at as UsedAt
+                   t.expires_at as ExpiresAt, t.used_at as UsedAt, t.email as NewEmail
             from activation_tokens t
             where t.token_hash = @TokenHash
             for update
             """;
 
-        // The newest mail of that address; earlier ones were superseded.
+        // The newest mail sent to that address (an account's own, or a new address it is moving to).
         private const string ByEmailSql = """
             select t.id as Id, t.user_id as UserId, t.code_hash as CodeHash, t.attempts as Attempts,
-                   t.expires_at as ExpiresAt, t.used_at as UsedAt
+                   t.expires_at as ExpiresAt, t.used_at as UsedAt, t.email as NewEmail
             from activation_tokens t join users u on u.id = t.user_id
-            where u.email = @Email
+            where coalesce(t.email, u.email) = @Email
             order by t.created_at desc
             limit 1
             for update of t
@@ -61,6 +64,13 @@ public static class Activate
         private const string ActivateUserSql = $"""
             update users u set status = 'active', activated_at = coalesce(activated_at, @Now), updated_at = @Now
             where id = @UserId and status = 'pending'
+            returning {UserView.Columns}
+            """;
+
+        private const string ChangeEmailSql = $"""
+            update users u set email = pending_email, pending_email = null, updated_at = @Now
+            where id = @UserId and pending_email = @NewEmail
+              and not exists (select 1 from users other where other.email = @NewEmail)
             returning {UserView.Columns}
             """;
 
@@ -107,18 +117,26 @@ public static class Activate
             }
 
             await connection.ExecuteAsync(new CommandDefinition(UseTokenSql, new { token.Id, Now = now }, transaction, cancellationToken: cancellationToken));
-            var user = await connection.QuerySingleOrDefaultAsync<UserView.Row>(new CommandDefinition(ActivateUserSql, new { token.UserId, Now = now }, transaction, cancellationToken: cancellationToken));
+            var isEmailChange = token.NewEmail is not null;
+            var user = await connection.QuerySingleOrDefaultAsync<UserView.Row>(new CommandDefinition(
+                isEmailChange ? ChangeEmailSql : ActivateUserSql,
+                new { token.UserId, token.NewEmail, Now = now },
+                transaction,
+                cancellationToken: cancellationToken));
             if (user is null)
             {
-                return new Error(ErrorKind.Conflict, "not_pending", "Account is not pending.", "This account is already active or has been disabled.");
+                return isEmailChange
+                    ? new Error(ErrorKind.Conflict, "email_change_superseded", "E-mail change not possible.", "The address is taken by now, or a newer e-mail change replaced this one.")
+                    : new Error(ErrorKind.Conflict, "not_pending", "Account is not pending.", "This account is already active or has been disabled.");
             }
 
-            await ActivityLog.WriteAsync(connection, transaction, ActivityEntry.For(user.Id, ActivityKind.Activated, request.Client, new { method = byToken ? "link" : "code" }), now, cancellationToken);
+            var kind = isEmailChange ? ActivityKind.ProfileUpdated : ActivityKind.Activated;
+            await ActivityLog.WriteAsync(connection, transaction, ActivityEntry.For(user.Id, kind, request.Client, new { method = byToken ? "link" : "code", emailChanged = isEmailChange }), now, cancellationToken);
             await transaction.CommitAsync(cancellationToken);
             return user.ToView();
         }
 
-        private sealed record TokenRow(Guid Id, Guid UserId, byte[] CodeHash, int Attempts, DateTime ExpiresAt, DateTime? UsedAt);
+        private sealed record TokenRow(Guid Id, Guid UserId, byte[] CodeHash, int Attempts, DateTime ExpiresAt, DateTime? UsedAt, string? NewEmail);
     }
 
     public static RouteHandlerBuilder Map(IEndpointRouteBuilder api) =>

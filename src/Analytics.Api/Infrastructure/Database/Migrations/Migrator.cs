@@ -53,6 +53,12 @@ public sealed partial class Migrator(NpgsqlDataSource db, MigrationSet set, Time
                 LogApplied(migration.Id);
             }
 
+            if (newlyApplied.Count > 0)
+            {
+                // The pool cached the database's types before the migrations created new ones (citext): reload them.
+                await connection.ReloadTypesAsync(ct);
+            }
+
             return newlyApplied;
         }
         finally

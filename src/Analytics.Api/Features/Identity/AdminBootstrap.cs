@@ -1,0 +1,61 @@
+using Analytics.Api.Infrastructure.Security;
+using Dapper;
+using Microsoft.Extensions.Options;
+using Npgsql;
+
+namespace Analytics.Api.Features.Identity;
+
+public sealed class AdminBootstrapOptions
+{
+    public const string Section = "Admin";
+
+    public string? Email { get; set; }
+
+    public string? Password { get; set; }
+}
+
+/// <summary>
+/// The first admin, from <c>Admin__Email</c> / <c>Admin__Password</c>, created at start-up when no active admin
+/// exists (an existing account with that e-mail is promoted and activated instead). Does nothing once one exists.
+/// </summary>
+internal sealed partial class AdminBootstrap(NpgsqlDataSource db, IPasswordHasher hasher, PasswordPolicy policy, IOptions<AdminBootstrapOptions> options, TimeProvider clock, ILogger<AdminBootstrap> logger)
+    : IHostedService
+{
+    private const string AnyAdminSql = "select exists (select 1 from users where role = 'admin' and status = 'active')";
+
+    private const string UpsertSql = """
+        insert into users (id, email, password_hash, display_name, role, status, created_at, updated_at, activated_at)
+        values (@Id, @Email, @Hash, 'Administrator', 'admin', 'active', @Now, @Now, @Now)
+        on conflict (email) do update set role = 'admin', status = 'active', activated_at = coalesce(users.activated_at, @Now), updated_at = @Now
+        """;
+
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        var (email, password) = (options.Value.Email, options.Value.Password);
+        if (string.IsNullOrWhiteSpace(email) || string.IsNullOrEmpty(password))
+        {
+            return;
+        }
+
+        if (!IdentityRules.IsEmail(email) || policy.Check(password, email) is not null)
+        {
+            throw new InvalidOperationException($"Admin__Email / Admin__Password are not usable: {(IdentityRules.IsEmail(email) ? policy.Check(password, email) : "Admin__Email is not a valid address.")}");
+        }
+
+        await using var connection = await db.OpenConnectionAsync(cancellationToken);
+        if (await connection.ExecuteScalarAsync<bool>(new CommandDefinition(AnyAdminSql, cancellationToken: cancellationToken)))
+        {
+            return;
+        }
+
+        var hash = await hasher.HashAsync(password, cancellationToken);
+        var normalised = IdentityRules.Normalise(email);
+        await connection.ExecuteAsync(new CommandDefinition(UpsertSql, new { Id = Guid.CreateVersion7(), Email = normalised, Hash = hash, Now = clock.GetUtcNow() }, cancellationToken: cancellationToken));
+        LogCreated(normalised);
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "First admin account {Email} is ready")]
+    private partial void LogCreated(string email);
+}

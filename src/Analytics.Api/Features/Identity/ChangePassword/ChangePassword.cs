@@ -1,0 +1,99 @@
+using Analytics.Api.Infrastructure.Activity;
+using Analytics.Api.Infrastructure.Auth;
+using Analytics.Api.Infrastructure.Clients;
+using Analytics.Api.Infrastructure.OpenApi;
+using Analytics.Api.Infrastructure.Results;
+using Analytics.Api.Infrastructure.Security;
+using Dapper;
+using FluentValidation;
+using MediatR;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Npgsql;
+
+namespace Analytics.Api.Features.Identity.ChangePassword;
+
+/// <summary><c>POST /users/me/password</c>: needs the current password; ends every other session of the account.</summary>
+public static class ChangePassword
+{
+    public sealed record Command(string CurrentPassword, string NewPassword) : IRequest<Result<Response>>
+    {
+        internal CurrentUser User { get; init; } = null!;
+
+        internal ClientContext Client { get; init; } = null!;
+    }
+
+    public sealed record Response(int OtherSessionsRevoked);
+
+    internal sealed class Validator : AbstractValidator<Command>
+    {
+        public Validator(PasswordPolicy passwords)
+        {
+            RuleFor(c => c.CurrentPassword).NotEmpty().WithMessage("Current password is required.")
+                .MaximumLength(passwords.MaxLength).WithMessage($"Current password must have at most {passwords.MaxLength} characters.");
+            RuleFor(c => c.NewPassword).Custom((password, context) =>
+            {
+                if (passwords.Check(password, null) is { } problem)
+                {
+                    context.AddFailure(problem);
+                }
+                else if (password == context.InstanceToValidate.CurrentPassword)
+                {
+                    context.AddFailure("New password must differ from the current one.");
+                }
+            });
+        }
+    }
+
+    internal sealed class Handler(NpgsqlDataSource db, IPasswordHasher hasher, SessionGate gate, TimeProvider clock) : IRequestHandler<Command, Result<Response>>
+    {
+        private const string UserSql = "select email, password_hash from users where id = @UserId for update";
+
+        private const string UpdateSql = "update users set password_hash = @Hash, updated_at = @Now where id = @UserId";
+
+        private const string RevokeOthersSql = """
+            update sessions set revoked_at = @Now, revoked_reason = 'password_changed'
+            where user_id = @UserId and id <> @SessionId and revoked_at is null
+            returning id
+            """;
+
+        public async Task<Result<Response>> Handle(Command request, CancellationToken cancellationToken)
+        {
+            var now = clock.GetUtcNow();
+            var user = request.User;
+            await using var connection = await db.OpenConnectionAsync(cancellationToken);
+            await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+            var (email, hash) = await connection.QuerySingleAsync<(string, string)>(new CommandDefinition(UserSql, new { UserId = user.Id }, transaction, cancellationToken: cancellationToken));
+            if (!(await hasher.VerifyAsync(hash, request.CurrentPassword, cancellationToken)).Matches)
+            {
+                return new Error(ErrorKind.Invalid, "wrong_password", "Current password is wrong.", "The current password does not match; the password was not changed.");
+            }
+
+            if (string.Equals(request.NewPassword, email, StringComparison.OrdinalIgnoreCase))
+            {
+                return new Error(ErrorKind.Invalid, "password_is_email", "Password not allowed.", "Password must not be your e-mail address.");
+            }
+
+            var newHash = await hasher.HashAsync(request.NewPassword, cancellationToken);
+            await connection.ExecuteAsync(new CommandDefinition(UpdateSql, new { UserId = user.Id, Hash = newHash, Now = now }, transaction, cancellationToken: cancellationToken));
+            var revoked = (await connection.QueryAsync<Guid>(new CommandDefinition(RevokeOthersSql, new { UserId = user.Id, user.SessionId, Now = now }, transaction, cancellationToken: cancellationToken))).ToList();
+            await ActivityLog.WriteAsync(connection, transaction, ActivityEntry.For(user.Id, ActivityKind.PasswordChanged, request.Client, new { otherSessionsRevoked = revoked.Count }), now, cancellationToken);
+            await transaction.CommitAsync(cancellationToken);
+            foreach (var sessionId in revoked)
+            {
+                await gate.ForgetAsync(sessionId, cancellationToken);
+            }
+
+            return new Response(revoked.Count);
+        }
+    }
+
+    public static RouteHandlerBuilder Map(IEndpointRouteBuilder api) =>
+        api.MapPost("/users/me/password", Endpoint)
+            .WithName("ChangePassword")
+            .WithSummary("Change the password; every other session is signed out.")
+            .ProducesErrors(400, 401)
+            .RequireAuthorization();
+
+    private static async Task<Results<Ok<Response>, ProblemHttpResult>> Endpoint(Command command, IMediator mediator, HttpContext http, CancellationToken ct) =>
+        (await mediator.Send(command with { User = CurrentUser.From(http.User)!, Client = ClientContext.From(http) }, ct)).OkOrProblem(http);
+}

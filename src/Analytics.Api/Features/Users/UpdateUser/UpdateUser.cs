@@ -1,0 +1,113 @@
+using Analytics.Api.Infrastructure.Activity;
+using Analytics.Api.Infrastructure.Auth;
+using Analytics.Api.Infrastructure.Clients;
+using Analytics.Api.Infrastructure.OpenApi;
+using Analytics.Api.Infrastructure.Results;
+using Dapper;
+using FluentValidation;
+using MediatR;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Npgsql;
+
+namespace Analytics.Api.Features.Users.UpdateUser;
+
+/// <summary>
+/// <c>PATCH /admin/users/{id}</c>: role, status (active / disabled) and unlock. The last active admin cannot be
+/// demoted or disabled. Changes reach the user's live tokens on their next request.
+/// </summary>
+public static class UpdateUser
+{
+    public sealed record Command(string? Role, string? Status, bool? Unlock) : IRequest<Result<AdminUserView>>
+    {
+        internal Guid Id { get; init; }
+
+        internal CurrentUser Admin { get; init; } = null!;
+
+        internal ClientContext Client { get; init; } = null!;
+    }
+
+    internal sealed class Validator : AbstractValidator<Command>
+    {
+        public Validator()
+        {
+            RuleFor(c => c.Role).Must(r => r is null or Roles.User or Roles.Admin).WithMessage("Role must be 'user' or 'admin'.");
+            RuleFor(c => c.Status).Must(s => s is null or "active" or "disabled").WithMessage("Status must be 'active' or 'disabled'.");
+            RuleFor(c => c).Must(c => c.Role is not null || c.Status is not null || c.Unlock == true)
+                .WithName("body").WithMessage("Send at least one of role, status or unlock: true.");
+        }
+    }
+
+    internal sealed class Handler(NpgsqlDataSource db, SessionGate gate, TimeProvider clock) : IRequestHandler<Command, Result<AdminUserView>>
+    {
+        // Locks every active admin row, so two admins demoting each other at once cannot both succeed.
+        private const string ActiveAdminsSql = "select id from users where role = 'admin' and status = 'active' order by id for update";
+
+        private const string CurrentSql = "select role as Role, status as Status, locked_until as LockedUntil from users where id = @Id for update";
+
+        private const string UpdateSql = """
+            update users set role = coalesce(@Role, role), status = coalesce(@Status, status),
+                locked_until = case when @Unlock then null else locked_until end,
+                failed_logins = case when @Unlock then 0 else failed_logins end,
+                updated_at = @Now
+            where id = @Id
+            """;
+
+        private const string ViewSql = $"select {AdminUserView.Columns} from users u where u.id = @Id";
+
+        public async Task<Result<AdminUserView>> Handle(Command request, CancellationToken cancellationToken)
+        {
+            var now = clock.GetUtcNow();
+            await using var connection = await db.OpenConnectionAsync(cancellationToken);
+            await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+            var admins = (await connection.QueryAsync<Guid>(new CommandDefinition(ActiveAdminsSql, transaction: transaction, cancellationToken: cancellationToken))).ToList();
+            var current = await connection.QuerySingleOrDefaultAsync<(string Role, string Status, DateTime? LockedUntil)?>(new CommandDefinition(CurrentSql, new { request.Id }, transaction, cancellationToken: cancellationToken));
+            if (current is not { } before)
+            {
+                return Error.NotFound("User");
+            }
+
+            if (before.Status == "pending" && request.Status is not null)
+            {
+                return new Error(ErrorKind.Conflict, "account_pending", "Account is pending.", "A pending account is activated by its owner through the activation e-mail; its status cannot be set yet.");
+            }
+
+            var losesAdmin = admins.Contains(request.Id) && (request.Role == Roles.User || request.Status == "disabled");
+            if (losesAdmin && admins.Count == 1)
+            {
+                return new Error(ErrorKind.Conflict, "last_admin", "Last admin.", "This is the only active admin: promote another admin first.");
+            }
+
+            await connection.ExecuteAsync(new CommandDefinition(UpdateSql, new { request.Id, request.Role, request.Status, Unlock = request.Unlock == true, Now = now }, transaction, cancellationToken: cancellationToken));
+            var by = new { by = request.Admin.Id };
+            if (request.Role is { } role && role != before.Role)
+            {
+                await ActivityLog.WriteAsync(connection, transaction, ActivityEntry.For(request.Id, ActivityKind.RoleChanged, request.Client, new { by.by, from = before.Role, to = role }), now, cancellationToken);
+            }
+
+            if (request.Status is { } status && status != before.Status)
+            {
+                await ActivityLog.WriteAsync(connection, transaction, ActivityEntry.For(request.Id, ActivityKind.StatusChanged, request.Client, new { by.by, from = before.Status, to = status }), now, cancellationToken);
+            }
+
+            if (request.Unlock == true)
+            {
+                await ActivityLog.WriteAsync(connection, transaction, ActivityEntry.For(request.Id, ActivityKind.AccountUnlocked, request.Client, by), now, cancellationToken);
+            }
+
+            var view = await connection.QuerySingleAsync<AdminUserView.Row>(new CommandDefinition(ViewSql, new { request.Id }, transaction, cancellationToken: cancellationToken));
+            await transaction.CommitAsync(cancellationToken);
+            await gate.ForgetUserAsync(request.Id, cancellationToken);
+            return view.ToView();
+        }
+    }
+
+    public static RouteHandlerBuilder Map(IEndpointRouteBuilder admin) =>
+        admin.MapPatch("/users/{id:guid}", Endpoint)
+            .WithName("UpdateUser")
+            .WithSummary("Change a user's role or status, or unlock a locked account.")
+            .WithDescription("409 last_admin when the change would leave no active admin.")
+            .ProducesErrors(400, 401, 403, 404, 409);
+
+    private static async Task<Results<Ok<AdminUserView>, ProblemHttpResult>> Endpoint(Guid id, Command command, IMediator mediator, HttpContext http, CancellationToken ct) =>
+        (await mediator.Send(command with { Id = id, Admin = CurrentUser.From(http.User)!, Client = ClientContext.From(http) }, ct)).OkOrProblem(http);
+}

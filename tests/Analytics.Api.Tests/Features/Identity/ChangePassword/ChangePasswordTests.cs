@@ -1,0 +1,54 @@
+using System.Net;
+using Analytics.Api.Tests.Infrastructure;
+
+namespace Analytics.Api.Tests.Features.Identity.ChangePassword;
+
+public sealed class ChangePasswordTests(TestDatabase database) : IAsyncDisposable
+{
+    private readonly ApiFactory _api = new(database);
+
+    public ValueTask DisposeAsync() => _api.DisposeAsync();
+
+    [Fact]
+    public async Task Change_password_keeps_this_session_and_signs_out_every_other()
+    {
+        var client = _api.CreateClient();
+        var user = await client.SignUpAsync(database);
+        var other = await (await client.LoginAsync(user.Email)).JsonAsync();
+        var otherToken = other.GetProperty("accessToken").GetString()!;
+
+        var response = await client.SendAsync(HttpMethod.Post.Authorized("/api/v1/users/me/password", user.AccessToken, new { currentPassword = Accounts.Password, newPassword = "a brand new passphrase" }));
+
+        response.StatusCode.ShouldBe(HttpStatusCode.OK);
+        (await response.JsonAsync()).GetProperty("otherSessionsRevoked").GetInt32().ShouldBe(1);
+        (await client.SendAsync(HttpMethod.Get.Authorized("/api/v1/auth/me", user.AccessToken))).StatusCode.ShouldBe(HttpStatusCode.OK);
+        (await client.SendAsync(HttpMethod.Get.Authorized("/api/v1/auth/me", otherToken))).StatusCode.ShouldBe(HttpStatusCode.Unauthorized);
+        (await client.LoginAsync(user.Email)).StatusCode.ShouldBe(HttpStatusCode.Unauthorized);
+        (await client.LoginAsync(user.Email, "a brand new passphrase")).StatusCode.ShouldBe(HttpStatusCode.OK);
+        (await database.ScalarAsync<long>("select count(*) from activity_log where user_id = @UserId and kind = 'password_changed'", new { user.UserId })).ShouldBe(1);
+    }
+
+    [Fact]
+    public async Task Wrong_current_password_returns_400_and_changes_nothing()
+    {
+        var client = _api.CreateClient();
+        var user = await client.SignUpAsync(database);
+        var hash = await database.ScalarAsync<string>("select password_hash from users where id = @UserId", new { user.UserId });
+
+        var response = await client.SendAsync(HttpMethod.Post.Authorized("/api/v1/users/me/password", user.AccessToken, new { currentPassword = "not my password", newPassword = "a brand new passphrase" }));
+
+        (await response.ShouldBeProblemAsync(HttpStatusCode.BadRequest)).GetProperty("code").GetString().ShouldBe("wrong_password");
+        (await database.ScalarAsync<string>("select password_hash from users where id = @UserId", new { user.UserId })).ShouldBe(hash);
+    }
+
+    [Fact]
+    public async Task A_weak_new_password_returns_400_naming_the_field()
+    {
+        var client = _api.CreateClient();
+        var user = await client.SignUpAsync(database);
+
+        var response = await client.SendAsync(HttpMethod.Post.Authorized("/api/v1/users/me/password", user.AccessToken, new { currentPassword = Accounts.Password, newPassword = "qwertyuiop" }));
+
+        (await response.ShouldBeProblemAsync(HttpStatusCode.BadRequest)).GetProperty("errors").GetProperty("newPassword")[0].GetString()!.ShouldContain("commonly used");
+    }
+}

@@ -1,0 +1,165 @@
+using System.Net;
+using Analytics.Api.Tests.Infrastructure;
+
+namespace Analytics.Api.Tests.Features.Users;
+
+public sealed class AdminUsersTests(TestDatabase database) : IAsyncDisposable
+{
+    private readonly ApiFactory _api = new(database);
+
+    public ValueTask DisposeAsync() => _api.DisposeAsync();
+
+    [Fact]
+    public async Task Admin_routes_are_403_for_users_and_401_without_a_token()
+    {
+        var client = _api.CreateClient();
+        var user = await client.SignUpAsync(database);
+
+        await (await client.SendAsync(HttpMethod.Get.Authorized("/api/v1/admin/users", user.AccessToken))).ShouldBeProblemAsync(HttpStatusCode.Forbidden);
+        await (await client.GetAsync(new Uri("/api/v1/admin/users", UriKind.Relative))).ShouldBeProblemAsync(HttpStatusCode.Unauthorized);
+    }
+
+    [Fact]
+    public async Task List_filters_by_email_role_and_status_and_pages_with_a_cursor()
+    {
+        var client = _api.CreateClient();
+        var admin = await client.SignUpAdminAsync(database);
+        var tag = Guid.NewGuid().ToString("N")[..8];
+        for (var i = 0; i < 5; i++)
+        {
+            await client.SignUpAsync(database, $"list-{tag}-{i}@example.com");
+        }
+
+        await client.RegisterAsync($"list-{tag}-pending@example.com");
+
+        var first = await (await client.SendAsync(HttpMethod.Get.Authorized($"/api/v1/admin/users?email=list-{tag}&status=active&limit=3", admin.AccessToken))).JsonAsync();
+        var cursor = first.GetProperty("nextCursor").GetString()!;
+        var second = await (await client.SendAsync(HttpMethod.Get.Authorized($"/api/v1/admin/users?email=list-{tag}&status=active&limit=3&cursor={cursor}", admin.AccessToken))).JsonAsync();
+
+        var emails = first.GetProperty("items").EnumerateArray().Concat(second.GetProperty("items").EnumerateArray())
+            .Select(u => u.GetProperty("user").GetProperty("email").GetString()).ToList();
+        emails.ShouldBe(Enumerable.Range(0, 5).Reverse().Select(i => $"list-{tag}-{i}@example.com"));
+        second.GetProperty("nextCursor").ValueKind.ShouldBe(System.Text.Json.JsonValueKind.Null);
+        var pending = await (await client.SendAsync(HttpMethod.Get.Authorized($"/api/v1/admin/users?email=list-{tag}&status=pending", admin.AccessToken))).JsonAsync();
+        pending.GetProperty("items").GetArrayLength().ShouldBe(1);
+        var admins = await (await client.SendAsync(HttpMethod.Get.Authorized($"/api/v1/admin/users?email={Uri.EscapeDataString(admin.Email)}&role=admin", admin.AccessToken))).JsonAsync();
+        admins.GetProperty("items").GetArrayLength().ShouldBe(1);
+    }
+
+    [Fact]
+    public async Task List_with_bad_filters_returns_400()
+    {
+        var client = _api.CreateClient();
+        var admin = await client.SignUpAdminAsync(database);
+
+        var response = await client.SendAsync(HttpMethod.Get.Authorized("/api/v1/admin/users?role=owner&limit=0&cursor=garbage", admin.AccessToken));
+
+        var errors = (await response.ShouldBeProblemAsync(HttpStatusCode.BadRequest)).GetProperty("errors");
+        errors.TryGetProperty("role", out _).ShouldBeTrue();
+        errors.TryGetProperty("limit", out _).ShouldBeTrue();
+        errors.TryGetProperty("cursor", out _).ShouldBeTrue();
+    }
+
+    [Fact]
+    public async Task Disabling_a_user_ends_their_access_on_the_next_request_and_is_logged()
+    {
+        var client = _api.CreateClient();
+        var admin = await client.SignUpAdminAsync(database);
+        var user = await client.SignUpAsync(database);
+        (await client.SendAsync(HttpMethod.Get.Authorized("/api/v1/auth/me", user.AccessToken))).StatusCode.ShouldBe(HttpStatusCode.OK);
+
+        var response = await client.SendAsync(HttpMethod.Patch.Authorized($"/api/v1/admin/users/{user.UserId}", admin.AccessToken, new { status = "disabled" }));
+
+        response.StatusCode.ShouldBe(HttpStatusCode.OK);
+        (await response.JsonAsync()).GetProperty("user").GetProperty("status").GetString().ShouldBe("disabled");
+        (await client.SendAsync(HttpMethod.Get.Authorized("/api/v1/auth/me", user.AccessToken))).StatusCode.ShouldBe(HttpStatusCode.Unauthorized);
+        (await (await client.LoginAsync(user.Email)).ShouldBeProblemAsync(HttpStatusCode.Forbidden)).GetProperty("code").GetString().ShouldBe("account_disabled");
+        (await database.ScalarAsync<string>("select details->>'to' from activity_log where user_id = @UserId and kind = 'status_changed'", new { user.UserId })).ShouldBe("disabled");
+    }
+
+    [Fact]
+    public async Task Promoting_a_user_makes_their_old_token_stale_and_a_new_login_carries_admin()
+    {
+        var client = _api.CreateClient();
+        var admin = await client.SignUpAdminAsync(database);
+        var user = await client.SignUpAsync(database);
+
+        (await client.SendAsync(HttpMethod.Patch.Authorized($"/api/v1/admin/users/{user.UserId}", admin.AccessToken, new { role = "admin" }))).StatusCode.ShouldBe(HttpStatusCode.OK);
+
+        (await client.SendAsync(HttpMethod.Get.Authorized("/api/v1/auth/me", user.AccessToken))).StatusCode.ShouldBe(HttpStatusCode.Unauthorized);
+        var fresh = await (await client.LoginAsync(user.Email)).JsonAsync();
+        (await client.SendAsync(HttpMethod.Get.Authorized("/api/v1/admin/users?limit=1", fresh.GetProperty("accessToken").GetString()!))).StatusCode.ShouldBe(HttpStatusCode.OK);
+    }
+
+    [Fact]
+    public async Task Unlock_clears_a_lockout()
+    {
+        var client = _api.CreateClient();
+        var admin = await client.SignUpAdminAsync(database);
+        var user = await client.SignUpAsync(database);
+        await database.ExecuteAsync("update users set locked_until = now() + interval '1 hour', failed_logins = 0 where id = @UserId", new { user.UserId });
+        (await client.LoginAsync(user.Email)).StatusCode.ShouldBe(HttpStatusCode.Locked);
+
+        (await client.SendAsync(HttpMethod.Patch.Authorized($"/api/v1/admin/users/{user.UserId}", admin.AccessToken, new { unlock = true }))).StatusCode.ShouldBe(HttpStatusCode.OK);
+
+        (await client.LoginAsync(user.Email)).StatusCode.ShouldBe(HttpStatusCode.OK);
+        (await database.ScalarAsync<long>("select count(*) from activity_log where user_id = @UserId and kind = 'account_unlocked'", new { user.UserId })).ShouldBe(1);
+    }
+
+    [Fact]
+    public async Task Get_and_update_of_an_unknown_user_are_404_and_an_empty_patch_is_400()
+    {
+        var client = _api.CreateClient();
+        var admin = await client.SignUpAdminAsync(database);
+
+        await (await client.SendAsync(HttpMethod.Get.Authorized($"/api/v1/admin/users/{Guid.NewGuid()}", admin.AccessToken))).ShouldBeProblemAsync(HttpStatusCode.NotFound);
+        await (await client.SendAsync(HttpMethod.Patch.Authorized($"/api/v1/admin/users/{Guid.NewGuid()}", admin.AccessToken, new { role = "user" }))).ShouldBeProblemAsync(HttpStatusCode.NotFound);
+        await (await client.SendAsync(HttpMethod.Patch.Authorized($"/api/v1/admin/users/{admin.UserId}", admin.AccessToken, new { }))).ShouldBeProblemAsync(HttpStatusCode.BadRequest);
+    }
+
+    [Fact]
+    public async Task The_last_admin_cannot_be_demoted_or_disabled_and_the_first_admin_comes_from_configuration()
+    {
+        var fresh = await database.CreateDatabaseAsync("admins");
+        await using var api = new ApiFactory(database, new Dictionary<string, string?>
+        {
+            ["ConnectionStrings:Postgres"] = fresh,
+            ["Admin:Email"] = "root@example.com",
+            ["Admin:Password"] = "the very first admin",
+        });
+        var client = api.CreateClient();
+        var response = await client.LoginAsync("root@example.com", "the very first admin");
+        response.StatusCode.ShouldBe(HttpStatusCode.OK, await response.Content.ReadAsStringAsync());
+        var login = await response.JsonAsync();
+        var token = login.GetProperty("accessToken").GetString()!;
+        var id = login.GetProperty("user").GetProperty("id").GetString();
+        login.GetProperty("user").GetProperty("role").GetString().ShouldBe("admin");
+
+        var demote = await client.SendAsync(HttpMethod.Patch.Authorized($"/api/v1/admin/users/{id}", token, new { role = "user" }));
+        var disable = await client.SendAsync(HttpMethod.Patch.Authorized($"/api/v1/admin/users/{id}", token, new { status = "disabled" }));
+
+        (await demote.ShouldBeProblemAsync(HttpStatusCode.Conflict)).GetProperty("code").GetString().ShouldBe("last_admin");
+        (await disable.ShouldBeProblemAsync(HttpStatusCode.Conflict)).GetProperty("code").GetString().ShouldBe("last_admin");
+        await using var dataSource = Npgsql.NpgsqlDataSource.Create(fresh);
+        await using var command = dataSource.CreateCommand("select count(*) from users where role = 'admin' and status = 'active'");
+        ((long)(await command.ExecuteScalarAsync())!).ShouldBe(1);
+    }
+
+    [Fact]
+    public async Task Activity_is_readable_by_its_user_and_by_admins_newest_first_with_paging()
+    {
+        var client = _api.CreateClient();
+        var admin = await client.SignUpAdminAsync(database);
+        var user = await client.SignUpAsync(database);
+        await client.LoginAsync(user.Email, "wrong password here");
+
+        var own = await (await client.SendAsync(HttpMethod.Get.Authorized("/api/v1/users/me/activity?limit=2", user.AccessToken))).JsonAsync();
+        var older = await (await client.SendAsync(HttpMethod.Get.Authorized($"/api/v1/users/me/activity?before={own.GetProperty("nextBefore").GetInt64()}", user.AccessToken))).JsonAsync();
+        var asAdmin = await (await client.SendAsync(HttpMethod.Get.Authorized($"/api/v1/admin/users/{user.UserId}/activity", admin.AccessToken))).JsonAsync();
+
+        var kinds = own.GetProperty("items").EnumerateArray().Concat(older.GetProperty("items").EnumerateArray()).Select(e => e.GetProperty("kind").GetString()).ToList();
+        kinds.ShouldBe(["login_failed", "login", "activated", "registered"]);
+        asAdmin.GetProperty("items").EnumerateArray().Select(e => e.GetProperty("kind").GetString()).ShouldBe(kinds);
+        (await client.SendAsync(HttpMethod.Get.Authorized($"/api/v1/admin/users/{admin.UserId}/activity", user.AccessToken))).StatusCode.ShouldBe(HttpStatusCode.Forbidden);
+    }
+}
