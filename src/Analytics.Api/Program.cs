@@ -16,7 +16,7 @@ var builder = WebApplication.CreateBuilder(args);
 builder.AddHttpApi();
 builder.Services.AddSingleton(TimeProvider.System);
 builder.Services.AddDatabase(builder.Configuration);
-builder.Services.AddStores();
+builder.Services.AddStores(builder.Configuration);
 builder.Services.AddPipeline(typeof(Program).Assembly);
 builder.Services.AddTrustedProxies(builder.Configuration);
 builder.Services.AddAuth(builder.Configuration, builder.Environment);

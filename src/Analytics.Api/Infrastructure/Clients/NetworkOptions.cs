@@ -1,5 +1,6 @@
 using System.Net;
 using Microsoft.AspNetCore.HttpOverrides;
+using Microsoft.Extensions.Options;
 
 namespace Analytics.Api.Infrastructure.Clients;
 
@@ -15,9 +16,10 @@ public static class NetworkExtensions
 {
     public static IServiceCollection AddTrustedProxies(this IServiceCollection services, IConfiguration configuration)
     {
-        var network = configuration.GetSection(NetworkOptions.Section).Get<NetworkOptions>() ?? new NetworkOptions();
-        services.Configure<ForwardedHeadersOptions>(options =>
+        services.AddOptions<NetworkOptions>().Bind(configuration.GetSection(NetworkOptions.Section));
+        services.AddOptions<ForwardedHeadersOptions>().Configure<IOptions<NetworkOptions>>((options, networkOptions) =>
         {
+            var network = networkOptions.Value;
             options.ForwardedHeaders = ForwardedHeaders.XForwardedFor | ForwardedHeaders.XForwardedProto;
             options.KnownProxies.Clear();
             options.KnownIPNetworks.Clear();

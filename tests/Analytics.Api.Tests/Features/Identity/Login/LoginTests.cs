@@ -140,7 +140,8 @@ public sealed class LoginTests(TestDatabase database) : IAsyncDisposable
     [Fact]
     public async Task Per_ip_limit_applies_across_emails()
     {
-        await using var api = new ApiFactory(database, new Dictionary<string, string?> { ["SignIn:MaxAttemptsPerIp"] = "3" });
+        // In-process stores: every test client shares one (absent) IP, so a shared Redis window would hold other tests' hits.
+        await using var api = new ApiFactory(database, new Dictionary<string, string?> { ["SignIn:MaxAttemptsPerIp"] = "3", ["Redis:ConnectionString"] = "" });
         var client = api.CreateClient();
 
         for (var i = 0; i < 3; i++)

@@ -1,0 +1,181 @@
+using Analytics.Api.Infrastructure.Caching;
+using Analytics.Api.Infrastructure.Messaging;
+using Analytics.Api.Infrastructure.RateLimiting;
+using Analytics.Api.Infrastructure.Redis;
+using Microsoft.Extensions.Caching.Memory;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+
+namespace Analytics.Api.Tests.Infrastructure.Stores;
+
+/// <summary>One suite, run against the in-process stores and against the Redis-backed ones on a real server.</summary>
+public abstract class StoreContractTests : IAsyncDisposable
+{
+    protected abstract ICache Cache { get; }
+
+    protected abstract IRateLimitStore RateLimits { get; }
+
+    protected abstract IEventBus Bus { get; }
+
+    public abstract ValueTask DisposeAsync();
+
+    private static string Key() => $"test:{Guid.NewGuid():N}";
+
+    [Fact]
+    public async Task Cache_returns_what_was_set_until_removed()
+    {
+        var key = Key();
+        (await Cache.GetAsync(key, default)).ShouldBeNull();
+
+        await Cache.SetAsync(key, [0, 1, 255], TimeSpan.FromMinutes(1), default);
+        (await Cache.GetAsync(key, default)).ShouldBe(new byte[] { 0, 1, 255 });
+
+        await Cache.RemoveAsync(key, default);
+        (await Cache.GetAsync(key, default)).ShouldBeNull();
+    }
+
+    [Fact]
+    public async Task Cache_entries_expire_after_their_ttl()
+    {
+        var key = Key();
+        await Cache.SetAsync(key, [1], TimeSpan.FromMilliseconds(200), default);
+
+        await Task.Delay(600);
+
+        (await Cache.GetAsync(key, default)).ShouldBeNull();
+    }
+
+    [Fact]
+    public async Task Generations_start_at_zero_and_count_bumps()
+    {
+        var scope = Key();
+        (await Cache.GetGenerationAsync(scope, default)).ShouldBe(0);
+
+        await Cache.BumpGenerationAsync(scope, default);
+        await Cache.BumpGenerationAsync(scope, default);
+
+        (await Cache.GetGenerationAsync(scope, default)).ShouldBe(2);
+    }
+
+    [Fact]
+    public async Task Rate_limit_allows_exactly_the_limit_under_parallel_hits_and_says_when_to_retry()
+    {
+        var key = Key();
+        var rule = new RateLimitRule(5, TimeSpan.FromMinutes(1));
+
+        var decisions = await Task.WhenAll(Enumerable.Range(0, 20).Select(_ => RateLimits.HitAsync(key, rule, default)));
+
+        decisions.Count(d => d.Allowed).ShouldBe(5);
+        decisions.Where(d => d.Allowed).Select(d => d.Remaining).OrderBy(r => r).ShouldBe([0, 1, 2, 3, 4]);
+        decisions.Where(d => !d.Allowed).ShouldAllBe(d => d.RetryAfter > TimeSpan.Zero && d.RetryAfter <= TimeSpan.FromMinutes(1) && d.Remaining == 0);
+    }
+
+    [Fact]
+    public async Task Rate_limit_window_slides_and_reset_forgets()
+    {
+        var key = Key();
+        var rule = new RateLimitRule(2, TimeSpan.FromMilliseconds(400));
+        (await RateLimits.HitAsync(key, rule, default)).Allowed.ShouldBeTrue();
+        (await RateLimits.HitAsync(key, rule, default)).Allowed.ShouldBeTrue();
+        (await RateLimits.HitAsync(key, rule, default)).Allowed.ShouldBeFalse();
+
+        await Task.Delay(600);
+        (await RateLimits.HitAsync(key, rule, default)).Allowed.ShouldBeTrue();
+
+        await RateLimits.ResetAsync(key, default);
+        (await RateLimits.HitAsync(key, rule, default)).Remaining.ShouldBe(1);
+    }
+
+    [Fact]
+    public async Task Bus_delivers_published_messages_to_subscribers_of_the_topic_only()
+    {
+        var topic = Key();
+        var received = new TaskCompletionSource<Sample>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var other = 0;
+        using var subscription = Bus.Subscribe<Sample>(topic, m => { received.TrySetResult(m); return Task.CompletedTask; });
+        using var elsewhere = Bus.Subscribe<Sample>(Key(), _ => { Interlocked.Increment(ref other); return Task.CompletedTask; });
+        await WaitForSubscriptionAsync();
+
+        await Bus.PublishAsync(topic, new Sample("hello", 42), default);
+
+        (await received.Task.WaitAsync(TimeSpan.FromSeconds(5))).ShouldBe(new Sample("hello", 42));
+        other.ShouldBe(0);
+    }
+
+    protected virtual Task WaitForSubscriptionAsync() => Task.CompletedTask;
+
+    public sealed record Sample(string Text, int Number);
+}
+
+public sealed class InProcessStoreTests : StoreContractTests
+{
+    protected override ICache Cache { get; } = new InProcessCache(new MemoryCache(new MemoryCacheOptions { SizeLimit = 1024 * 1024 }));
+
+    protected override IRateLimitStore RateLimits { get; } = new InProcessRateLimitStore(TimeProvider.System);
+
+    protected override IEventBus Bus { get; } = new InProcessEventBus(new LocalSubscribers(NullLogger<LocalSubscribers>.Instance));
+
+    public override ValueTask DisposeAsync() => ValueTask.CompletedTask;
+}
+
+public sealed class RedisStoreTests : StoreContractTests
+{
+    private readonly RedisLink _link;
+    private readonly RedisEventBus _bus;
+
+    public RedisStoreTests()
+    {
+        var connectionString = Environment.GetEnvironmentVariable("Redis__ConnectionString")
+            ?? throw new InvalidOperationException("Redis__ConnectionString is not set: run the tests with scripts/test.sh.");
+        _link = new RedisLink(Options.Create(new RedisStoreOptions { ConnectionString = connectionString }));
+        var outage = new RedisOutage(NullLogger<RedisOutage>.Instance);
+        Cache = new RedisCache(_link, outage);
+        RateLimits = new RedisRateLimitStore(_link, outage, new InProcessRateLimitStore(TimeProvider.System));
+        _bus = new RedisEventBus(_link, outage, new LocalSubscribers(NullLogger<LocalSubscribers>.Instance));
+        _bus.StartAsync(default).GetAwaiter().GetResult();
+    }
+
+    protected override ICache Cache { get; }
+
+    protected override IRateLimitStore RateLimits { get; }
+
+    protected override IEventBus Bus => _bus;
+
+    // The pattern subscription is confirmed asynchronously by the server.
+    protected override Task WaitForSubscriptionAsync() => Task.Delay(200);
+
+    public override async ValueTask DisposeAsync()
+    {
+        await _bus.StopAsync(default);
+        await _link.DisposeAsync();
+    }
+}
+
+/// <summary>Redis configured but not answering: requests must still be served from the fallbacks.</summary>
+public sealed class RedisOutageTests : IAsyncDisposable
+{
+    private readonly RedisLink _link = new(Options.Create(new RedisStoreOptions { ConnectionString = "127.0.0.1:1,connectTimeout=200" }));
+    private readonly RedisOutage _outage = new(NullLogger<RedisOutage>.Instance);
+
+    public ValueTask DisposeAsync() => _link.DisposeAsync();
+
+    [Fact]
+    public async Task With_redis_down_cache_misses_limits_fall_back_and_the_bus_delivers_locally()
+    {
+        var cache = new RedisCache(_link, _outage);
+        var limits = new RedisRateLimitStore(_link, _outage, new InProcessRateLimitStore(TimeProvider.System));
+        var bus = new RedisEventBus(_link, _outage, new LocalSubscribers(NullLogger<LocalSubscribers>.Instance));
+        var received = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var subscription = bus.Subscribe<string>("topic", m => { received.TrySetResult(m); return Task.CompletedTask; });
+
+        await cache.SetAsync("k", [1], TimeSpan.FromMinutes(1), default);
+        (await cache.GetAsync("k", default)).ShouldBeNull();
+        var rule = new RateLimitRule(1, TimeSpan.FromMinutes(1));
+        (await limits.HitAsync("k", rule, default)).Allowed.ShouldBeTrue();
+        (await limits.HitAsync("k", rule, default)).Allowed.ShouldBeFalse();
+        await bus.PublishAsync("topic", "local", default);
+
+        (await received.Task.WaitAsync(TimeSpan.FromSeconds(5))).ShouldBe("local");
+        _outage.IsDown.ShouldBeTrue();
+    }
+}
