@@ -52,4 +52,40 @@ public sealed class HealthTests(TestDatabase database)
         postgres.GetProperty("status").GetString().ShouldBe("unhealthy");
         postgres.GetProperty("error").GetString().ShouldNotBeNullOrWhiteSpace();
     }
+
+    [Fact]
+    public async Task Ready_reports_redis_healthy_when_configured_and_up()
+    {
+        await using var api = new ApiFactory(database);
+
+        var body = JsonDocument.Parse(await (await api.CreateClient().GetAsync(new Uri("/health/ready", UriKind.Relative))).Content.ReadAsStringAsync()).RootElement;
+
+        var redis = body.GetProperty("dependencies").GetProperty("redis");
+        redis.GetProperty("status").GetString().ShouldBe("healthy");
+        redis.GetProperty("details").GetProperty("state").GetString().ShouldBe("connected");
+    }
+
+    [Fact]
+    public async Task Ready_with_redis_down_is_still_200_and_reports_redis_degraded()
+    {
+        await using var api = new ApiFactory(database, new Dictionary<string, string?> { ["Redis:ConnectionString"] = "127.0.0.1:1,connectTimeout=200" });
+
+        var response = await api.CreateClient().GetAsync(new Uri("/health/ready", UriKind.Relative));
+
+        response.StatusCode.ShouldBe(HttpStatusCode.OK);
+        var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+        body.GetProperty("status").GetString().ShouldBe("degraded");
+        body.GetProperty("dependencies").GetProperty("redis").GetProperty("status").GetString().ShouldBe("degraded");
+    }
+
+    [Fact]
+    public async Task Sign_in_keeps_working_while_redis_is_down()
+    {
+        await using var api = new ApiFactory(database, new Dictionary<string, string?> { ["Redis:ConnectionString"] = "127.0.0.1:1,connectTimeout=200" });
+        var client = api.CreateClient();
+
+        var user = await client.SignUpAsync(database);
+
+        (await client.SendAsync(HttpMethod.Get.Authorized("/api/v1/auth/me", user.AccessToken))).StatusCode.ShouldBe(HttpStatusCode.OK);
+    }
 }
