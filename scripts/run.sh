@@ -39,6 +39,7 @@ if [[ -z "${Redis__ConnectionString:-}" ]]; then
   export Redis__ConnectionString="127.0.0.1:$redis_port"
 fi
 
+ensure_libsodium
 "$root/scripts/build-web.sh"
 log "building the API"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1

@@ -27,6 +27,7 @@ if [[ -z "${Redis__ConnectionString:-}" ]]; then
   export Redis__ConnectionString="127.0.0.1:$port"
 fi
 
+ensure_libsodium
 "$root/scripts/build-web.sh"
 
 log "building and running the tests"

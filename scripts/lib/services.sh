@@ -44,6 +44,13 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null 2>&1
 }
 
+# Argon2id password hashing needs libsodium (Debian: libsodium23).
+ensure_libsodium() {
+  if ! ldconfig -p 2>/dev/null | grep -q 'libsodium\.so'; then
+    apt_install libsodium23 || die "libsodium is missing and could not be installed; install the 'libsodium23' package"
+  fi
+}
+
 # PostgreSQL refuses to run as root: run its tools as the postgres user then.
 as_pg_user() {
   if [[ "$(id -u)" == 0 ]]; then
