@@ -1,17 +1,16 @@
 using System.Text.Json;
+using Analytics.Api.Infrastructure.Activity;
 using Analytics.Api.Infrastructure.Auth;
 using Analytics.Api.Infrastructure.OpenApi;
-using Dapper;
 using FluentValidation;
 using MediatR;
 using Microsoft.AspNetCore.Http.HttpResults;
-using Npgsql;
 
 namespace Analytics.Api.Features.Users.UserActivity;
 
 /// <summary>
 /// <c>GET /users/me/activity</c> and <c>GET /admin/users/{id}/activity</c>: the activity log of one user, newest
-/// first; <c>before</c> (an entry id) pages further back.
+/// first; <c>before</c> (an entry id) pages further back. The first page comes from the cached newest entries.
 /// </summary>
 public static class UserActivity
 {
@@ -30,28 +29,31 @@ public static class UserActivity
         }
     }
 
-    internal sealed class Handler(NpgsqlDataSource db) : IRequestHandler<Query, Page>
+    internal sealed class Handler(RecentActivity recent) : IRequestHandler<Query, Page>
     {
-        private const string Sql = """
-            select id as Id, kind as Kind, occurred_at as OccurredAt, host(ip) as Ip, user_agent as UserAgent, details::text as Details
-            from activity_log
-            where user_id = @UserId and (@Before is null or id < @Before)
-            order by id desc
-            limit @Take
-            """;
-
         public async Task<Page> Handle(Query request, CancellationToken cancellationToken)
         {
             var limit = request.Limit ?? 50;
-            await using var connection = await db.OpenConnectionAsync(cancellationToken);
-            var rows = (await connection.QueryAsync<Row>(new CommandDefinition(Sql, new { request.UserId, request.Before, Take = limit + 1 }, cancellationToken: cancellationToken))).ToList();
-            var items = rows.Take(limit)
-                .Select(r => new Entry(r.Id, r.Kind, new DateTimeOffset(DateTime.SpecifyKind(r.OccurredAt, DateTimeKind.Utc)), r.Ip, r.UserAgent, JsonDocument.Parse(r.Details).RootElement))
-                .ToList();
-            return new Page(items, rows.Count > limit ? items[^1].Id : null);
-        }
+            IReadOnlyList<ActivityRecord> records;
+            bool more;
+            if (request.Before is null && limit <= RecentActivity.Size)
+            {
+                var newest = await recent.NewestAsync(request.UserId, cancellationToken);
+                records = [.. newest.Take(limit)];
 
-        private sealed record Row(long Id, string Kind, DateTime OccurredAt, string? Ip, string? UserAgent, string Details);
+                // A full cached list may hide older entries; the next page then comes from PostgreSQL.
+                more = newest.Count > limit || newest.Count == RecentActivity.Size;
+            }
+            else
+            {
+                var page = await recent.PageAsync(request.UserId, request.Before, limit + 1, cancellationToken);
+                records = [.. page.Take(limit)];
+                more = page.Count > limit;
+            }
+
+            var items = records.Select(r => new Entry(r.Id, r.Kind, r.OccurredAt, r.Ip, r.UserAgent, JsonDocument.Parse(r.Details).RootElement)).ToList();
+            return new Page(items, more && items.Count > 0 ? items[^1].Id : null);
+        }
     }
 
     public static RouteHandlerBuilder MapOwn(IEndpointRouteBuilder api) =>

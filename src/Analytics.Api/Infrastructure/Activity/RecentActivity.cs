@@ -1,0 +1,47 @@
+using Analytics.Api.Infrastructure.Caching;
+using Dapper;
+using Npgsql;
+
+namespace Analytics.Api.Infrastructure.Activity;
+
+/// <summary>One activity-log entry as readers see it; <paramref name="Details"/> is the stored JSON text.</summary>
+public sealed record ActivityRecord(long Id, string Kind, DateTimeOffset OccurredAt, string? Ip, string? UserAgent, string Details);
+
+/// <summary>
+/// The newest <see cref="Size"/> entries of each user, cached (in Redis when configured) and rebuilt from
+/// PostgreSQL on a miss. Every slice that writes a user's activity forgets that user's entry after its commit.
+/// </summary>
+public sealed class RecentActivity(NpgsqlDataSource db, ICache cache)
+{
+    public const int Size = 50;
+
+    private static readonly TimeSpan Ttl = TimeSpan.FromMinutes(10);
+
+    private const string PageSql = """
+        select id as Id, kind as Kind, occurred_at as OccurredAt, host(ip) as Ip, user_agent as UserAgent, details::text as Details
+        from activity_log
+        where user_id = @UserId and (@Before is null or id < @Before)
+        order by id desc
+        limit @Take
+        """;
+
+    public async Task<IReadOnlyList<ActivityRecord>> NewestAsync(Guid userId, CancellationToken ct)
+    {
+        var (entries, _) = await cache.GetOrCreateAsync(Key(userId), Ttl, token => PageAsync(userId, null, Size, token), ct);
+        return entries;
+    }
+
+    /// <summary>Entries older than <paramref name="before"/> (or the newest), straight from PostgreSQL.</summary>
+    public async Task<IReadOnlyList<ActivityRecord>> PageAsync(Guid userId, long? before, int take, CancellationToken ct)
+    {
+        await using var connection = await db.OpenConnectionAsync(ct);
+        var rows = await connection.QueryAsync<Row>(new CommandDefinition(PageSql, new { UserId = userId, Before = before, Take = take }, cancellationToken: ct));
+        return [.. rows.Select(r => new ActivityRecord(r.Id, r.Kind, new DateTimeOffset(DateTime.SpecifyKind(r.OccurredAt, DateTimeKind.Utc)), r.Ip, r.UserAgent, r.Details))];
+    }
+
+    public Task ForgetAsync(Guid userId, CancellationToken ct) => cache.RemoveAsync(Key(userId), ct);
+
+    private static string Key(Guid userId) => $"activity:{userId:N}";
+
+    private sealed record Row(long Id, string Kind, DateTime OccurredAt, string? Ip, string? UserAgent, string Details);
+}
