@@ -22,6 +22,10 @@ public sealed class ApiFactory(TestDatabase database, IReadOnlyDictionary<string
                 ["Jwt:SigningKey"] = SigningKey,
                 // Every test client shares one (absent) IP; per-IP throttling has its own test.
                 ["SignIn:MaxAttemptsPerIp"] = "100000",
+                ["SignIn:MaxRegistrationsPerIp"] = "100000",
+                ["SignIn:MaxActivationsPerIp"] = "100000",
+                // Tests read activation links and codes from the outbox, as a mail client would.
+                ["Email:KeepSentBodies"] = "true",
             };
             foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
             {

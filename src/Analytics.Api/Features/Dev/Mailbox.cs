@@ -23,7 +23,7 @@ public static class Mailbox
     {
         private const string Sql = """
             select id as Id, recipient as To, subject as Subject, body as Body, created_at as CreatedAt, sent_at as SentAt
-            from outbox where recipient = @To order by id desc limit 50
+            from outbox where recipient = @To::citext order by id desc limit 50
             """;
 
         public async Task<IReadOnlyList<Mail>> Handle(Query request, CancellationToken cancellationToken)

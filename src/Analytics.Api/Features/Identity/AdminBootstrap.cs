@@ -16,7 +16,8 @@ public sealed class AdminBootstrapOptions
 
 /// <summary>
 /// The first admin, from <c>Admin__Email</c> / <c>Admin__Password</c>, created at start-up when no active admin
-/// exists (an existing account with that e-mail is promoted and activated instead). Does nothing once one exists.
+/// exists. An existing account with that e-mail is promoted, activated and given the configured password, so
+/// whoever registered the address first does not become admin. Does nothing once an active admin exists.
 /// </summary>
 internal sealed partial class AdminBootstrap(NpgsqlDataSource db, IPasswordHasher hasher, PasswordPolicy policy, IOptions<AdminBootstrapOptions> options, TimeProvider clock, ILogger<AdminBootstrap> logger)
     : IHostedService
@@ -26,7 +27,8 @@ internal sealed partial class AdminBootstrap(NpgsqlDataSource db, IPasswordHashe
     private const string UpsertSql = """
         insert into users (id, email, password_hash, display_name, role, status, created_at, updated_at, activated_at)
         values (@Id, @Email, @Hash, 'Administrator', 'admin', 'active', @Now, @Now, @Now)
-        on conflict (email) do update set role = 'admin', status = 'active', activated_at = coalesce(users.activated_at, @Now), updated_at = @Now
+        on conflict (email) do update set role = 'admin', status = 'active', password_hash = excluded.password_hash,
+            failed_logins = 0, locked_until = null, activated_at = coalesce(users.activated_at, @Now), updated_at = @Now
         """;
 
     public async Task StartAsync(CancellationToken cancellationToken)

@@ -1,4 +1,5 @@
 using Analytics.Api.Features.Identity.Activate;
+using Analytics.Api.Infrastructure.Activity;
 using Analytics.Api.Features.Identity.Sessions;
 using Analytics.Api.Features.Users.UserActivity;
 
@@ -11,6 +12,8 @@ public static class IdentityEndpoints
         services.AddOptions<ActivationOptions>().Bind(configuration.GetSection(ActivationOptions.Section));
         services.AddOptions<SignInOptions>().Bind(configuration.GetSection(SignInOptions.Section));
         services.AddSingleton<SessionTokens>();
+        services.AddSingleton<RecentActivity>();
+        services.AddSingleton<CommittedChanges>();
         services.AddOptions<AdminBootstrapOptions>().Bind(configuration.GetSection(AdminBootstrapOptions.Section));
         services.AddHostedService<AdminBootstrap>();
         return services;

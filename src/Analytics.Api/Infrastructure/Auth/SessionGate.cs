@@ -7,8 +7,9 @@ namespace Analytics.Api.Infrastructure.Auth;
 
 /// <summary>
 /// Checked on every authenticated request: the token's session is still live, its user still active and still
-/// in the role the token claims. The answer is cached briefly; every change that ends or downgrades a session
-/// forgets it, so revocation, disabling and role changes take effect on the next request on every node.
+/// in the role the token claims. The answer is cached briefly and shared by all nodes. A change that ends or
+/// downgrades a session re-checks it after its commit and overwrites the cached answer; readers only fill an
+/// empty entry, so a read that raced the change cannot put the stale answer back.
 /// </summary>
 public sealed class SessionGate(NpgsqlDataSource db, ICache cache, TimeProvider clock)
 {
@@ -35,10 +36,8 @@ public sealed class SessionGate(NpgsqlDataSource db, ICache cache, TimeProvider 
 
         if (state is null)
         {
-            await using var connection = await db.OpenConnectionAsync(ct);
-            state = await connection.QuerySingleOrDefaultAsync<SessionState>(new CommandDefinition(StateSql, new { user.SessionId, Now = clock.GetUtcNow() }, cancellationToken: ct))
-                ?? new SessionState(Guid.Empty, "", false);
-            await cache.SetAsync(key, JsonSerializer.SerializeToUtf8Bytes(state), Ttl, ct);
+            state = await ReadAsync(user.SessionId, ct);
+            await cache.AddAsync(key, JsonSerializer.SerializeToUtf8Bytes(state), Ttl, ct);
         }
 
         return state switch
@@ -50,16 +49,30 @@ public sealed class SessionGate(NpgsqlDataSource db, ICache cache, TimeProvider 
         };
     }
 
-    public Task ForgetAsync(Guid sessionId, CancellationToken ct) => cache.RemoveAsync(Key(sessionId), ct);
+    /// <summary>After a commit that changed <paramref name="sessionId"/>: caches its current state for every node.</summary>
+    public async Task RecheckAsync(Guid sessionId, CancellationToken ct) =>
+        await cache.SetAsync(Key(sessionId), JsonSerializer.SerializeToUtf8Bytes(await ReadAsync(sessionId, ct)), Ttl, ct);
 
-    /// <summary>Forgets every live session of <paramref name="userId"/> (after a status or role change).</summary>
-    public async Task ForgetUserAsync(Guid userId, CancellationToken ct)
+    /// <summary>After a commit that changed the user (status, role): re-checks every session of theirs.</summary>
+    public async Task RecheckUserAsync(Guid userId, CancellationToken ct)
+    {
+        List<Guid> sessions;
+        await using (var connection = await db.OpenConnectionAsync(ct))
+        {
+            sessions = [.. await connection.QueryAsync<Guid>(new CommandDefinition(UserSessionsSql, new { UserId = userId }, cancellationToken: ct))];
+        }
+
+        foreach (var id in sessions)
+        {
+            await RecheckAsync(id, ct);
+        }
+    }
+
+    private async Task<SessionState> ReadAsync(Guid sessionId, CancellationToken ct)
     {
         await using var connection = await db.OpenConnectionAsync(ct);
-        foreach (var id in await connection.QueryAsync<Guid>(new CommandDefinition(UserSessionsSql, new { UserId = userId }, cancellationToken: ct)))
-        {
-            await ForgetAsync(id, ct);
-        }
+        return await connection.QuerySingleOrDefaultAsync<SessionState>(new CommandDefinition(StateSql, new { SessionId = sessionId, Now = clock.GetUtcNow() }, cancellationToken: ct))
+            ?? new SessionState(Guid.Empty, "", false);
     }
 
     private static string Key(Guid sessionId) => $"auth:session:{sessionId:N}";

@@ -12,6 +12,9 @@ public interface ICache
 
     Task SetAsync(string key, byte[] value, TimeSpan ttl, CancellationToken ct);
 
+    /// <summary>Stores <paramref name="value"/> only if <paramref name="key"/> holds nothing; false when it did.</summary>
+    Task<bool> AddAsync(string key, byte[] value, TimeSpan ttl, CancellationToken ct);
+
     Task RemoveAsync(string key, CancellationToken ct);
 
     /// <summary>The current generation of <paramref name="scope"/>; keys that embed it go stale when it is bumped.</summary>

@@ -7,6 +7,7 @@ namespace Analytics.Api.Infrastructure.Caching;
 public sealed class InProcessCache(IMemoryCache memory) : ICache
 {
     private readonly ConcurrentDictionary<string, long> _generations = new(StringComparer.Ordinal);
+    private readonly Lock _addGate = new();
 
     public Task<byte[]?> GetAsync(string key, CancellationToken ct) =>
         Task.FromResult(memory.TryGetValue(key, out byte[]? value) ? value : null);
@@ -15,6 +16,20 @@ public sealed class InProcessCache(IMemoryCache memory) : ICache
     {
         memory.Set(key, value, new MemoryCacheEntryOptions { AbsoluteExpirationRelativeToNow = ttl, Size = value.Length });
         return Task.CompletedTask;
+    }
+
+    public Task<bool> AddAsync(string key, byte[] value, TimeSpan ttl, CancellationToken ct)
+    {
+        lock (_addGate)
+        {
+            if (memory.TryGetValue(key, out _))
+            {
+                return Task.FromResult(false);
+            }
+
+            memory.Set(key, value, new MemoryCacheEntryOptions { AbsoluteExpirationRelativeToNow = ttl, Size = value.Length });
+            return Task.FromResult(true);
+        }
     }
 
     public Task RemoveAsync(string key, CancellationToken ct)

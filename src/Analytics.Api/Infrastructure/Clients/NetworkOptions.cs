@@ -20,9 +20,11 @@ public static class NetworkExtensions
         services.AddOptions<ForwardedHeadersOptions>().Configure<IOptions<NetworkOptions>>((options, networkOptions) =>
         {
             var network = networkOptions.Value;
-            options.ForwardedHeaders = ForwardedHeaders.XForwardedFor | ForwardedHeaders.XForwardedProto;
             options.KnownProxies.Clear();
             options.KnownIPNetworks.Clear();
+
+            // With no proxy listed the middleware would believe anyone's X-Forwarded-For: ignore the header instead.
+            options.ForwardedHeaders = network.TrustedProxies.Length == 0 ? ForwardedHeaders.None : ForwardedHeaders.XForwardedFor | ForwardedHeaders.XForwardedProto;
             foreach (var entry in network.TrustedProxies)
             {
                 if (System.Net.IPNetwork.TryParse(entry, out var range))

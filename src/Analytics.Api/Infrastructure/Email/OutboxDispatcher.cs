@@ -13,6 +13,12 @@ public sealed class EmailOptions
     public int BatchSize { get; set; } = 50;
 
     public int MaxAttempts { get; set; } = 10;
+
+    /// <summary>
+    /// Keep a sent mail's body. Off by default: bodies carry live activation secrets. Development turns it on
+    /// for <c>GET /dev/mailbox</c>.
+    /// </summary>
+    public bool KeepSentBodies { get; set; }
 }
 
 /// <summary>
@@ -30,7 +36,11 @@ internal sealed partial class OutboxDispatcher(NpgsqlDataSource db, IEmailSender
         for update skip locked
         """;
 
-    private const string SentSql = "update outbox set sent_at = @Now, attempts = attempts + 1 where id = @Id";
+    private const string SentSql = """
+        update outbox set sent_at = @Now, attempts = attempts + 1,
+            body = case when @KeepBody then body else '(delivered; body removed)' end
+        where id = @Id
+        """;
 
     private const string FailedSql = "update outbox set attempts = attempts + 1, last_error = @Error where id = @Id";
 
@@ -64,7 +74,7 @@ internal sealed partial class OutboxDispatcher(NpgsqlDataSource db, IEmailSender
             try
             {
                 await sender.SendAsync(new OutgoingEmail(mail.To, mail.Subject, mail.Body), ct);
-                await connection.ExecuteAsync(new CommandDefinition(SentSql, new { mail.Id, Now = clock.GetUtcNow() }, transaction, cancellationToken: ct));
+                await connection.ExecuteAsync(new CommandDefinition(SentSql, new { mail.Id, Now = clock.GetUtcNow(), KeepBody = options.Value.KeepSentBodies }, transaction, cancellationToken: ct));
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {

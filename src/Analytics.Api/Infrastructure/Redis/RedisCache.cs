@@ -15,6 +15,9 @@ public sealed class RedisCache(RedisLink link, RedisOutage outage) : ICache
     public Task SetAsync(string key, byte[] value, TimeSpan ttl, CancellationToken ct) =>
         RunAsync(async client => await client.SetAsync(Prefix + key, value, ttl, cancellationToken: ct), false);
 
+    public Task<bool> AddAsync(string key, byte[] value, TimeSpan ttl, CancellationToken ct) =>
+        RunAsync(async client => await client.SetAsync(Prefix + key, value, ttl, Analytics.Redis.RedisSetCondition.IfNotExists, ct), false);
+
     public Task RemoveAsync(string key, CancellationToken ct) =>
         RunAsync(async client => await client.DeleteAsync(Prefix + key, ct), false);
 

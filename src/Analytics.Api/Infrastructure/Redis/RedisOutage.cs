@@ -13,7 +13,8 @@ public sealed partial class RedisOutage(ILogger<RedisOutage> logger)
     public bool IsDown => Volatile.Read(ref _down) == 1;
 
     /// <summary>Whether <paramref name="exception"/> is Redis being unavailable (rather than a bug to let through).</summary>
-    public static bool IsOutage(Exception exception) => exception is RedisConnectionException or TimeoutException or ObjectDisposedException;
+    /// <remarks>Error replies count too: LOADING, READONLY, BUSY, OOM or NOAUTH mean this Redis cannot serve us now.</remarks>
+    public static bool IsOutage(Exception exception) => exception is RedisException or TimeoutException or ObjectDisposedException;
 
     public void Failed(string store, Exception exception)
     {

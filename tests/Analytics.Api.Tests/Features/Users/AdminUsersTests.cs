@@ -47,6 +47,18 @@ public sealed class AdminUsersTests(TestDatabase database) : IAsyncDisposable
     }
 
     [Fact]
+    public async Task List_accepts_registration_times_with_any_offset()
+    {
+        var client = _api.CreateClient();
+        var admin = await client.SignUpAdminAsync(database);
+
+        var response = await client.SendAsync(HttpMethod.Get.Authorized($"/api/v1/admin/users?email={Uri.EscapeDataString(admin.Email)}&registeredFrom={Uri.EscapeDataString("2020-01-01T00:00:00+02:00")}&registeredTo={Uri.EscapeDataString(DateTimeOffset.UtcNow.AddHours(1).ToOffset(TimeSpan.FromHours(-5)).ToString("O"))}", admin.AccessToken));
+
+        response.StatusCode.ShouldBe(HttpStatusCode.OK);
+        (await response.JsonAsync()).GetProperty("items").GetArrayLength().ShouldBe(1);
+    }
+
+    [Fact]
     public async Task List_with_bad_filters_returns_400()
     {
         var client = _api.CreateClient();
@@ -121,6 +133,13 @@ public sealed class AdminUsersTests(TestDatabase database) : IAsyncDisposable
     public async Task The_last_admin_cannot_be_demoted_or_disabled_and_the_first_admin_comes_from_configuration()
     {
         var fresh = await database.CreateDatabaseAsync("admins");
+
+        // Someone registered the configured admin address first: they must not end up as admin with their password.
+        await using (var squatter = new ApiFactory(database, new Dictionary<string, string?> { ["ConnectionStrings:Postgres"] = fresh }))
+        {
+            (await squatter.CreateClient().RegisterAsync("root@example.com", "a password chosen by a squatter")).StatusCode.ShouldBe(HttpStatusCode.Created);
+        }
+
         await using var api = new ApiFactory(database, new Dictionary<string, string?>
         {
             ["ConnectionStrings:Postgres"] = fresh,
@@ -140,6 +159,7 @@ public sealed class AdminUsersTests(TestDatabase database) : IAsyncDisposable
 
         (await demote.ShouldBeProblemAsync(HttpStatusCode.Conflict)).GetProperty("code").GetString().ShouldBe("last_admin");
         (await disable.ShouldBeProblemAsync(HttpStatusCode.Conflict)).GetProperty("code").GetString().ShouldBe("last_admin");
+        (await client.LoginAsync("root@example.com", "a password chosen by a squatter")).StatusCode.ShouldBe(HttpStatusCode.Unauthorized);
         await using var dataSource = Npgsql.NpgsqlDataSource.Create(fresh);
         await using var command = dataSource.CreateCommand("select count(*) from users where role = 'admin' and status = 'active'");
         ((long)(await command.ExecuteScalarAsync())!).ShouldBe(1);

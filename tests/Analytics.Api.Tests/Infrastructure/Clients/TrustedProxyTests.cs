@@ -35,6 +35,20 @@ public sealed class TrustedProxyTests(TestDatabase database)
         (await database.ScalarAsync<string>("select host(ip) from sessions where id = @direct", new { direct })).ShouldBe("198.51.100.9");
     }
 
+    [Fact]
+    public async Task Without_trusted_proxies_forwarded_for_is_ignored()
+    {
+        await using var api = new ApiFactory(database);
+        var client = api.CreateClient();
+        var user = await client.SignUpAsync(database);
+        client.DefaultRequestHeaders.Add("X-Forwarded-For", "203.0.113.7");
+
+        var body = await (await client.LoginAsync(user.Email)).JsonAsync();
+
+        var sessionId = Guid.Parse(body.GetProperty("sessionId").GetString()!);
+        (await database.ScalarAsync<string?>("select host(ip) from sessions where id = @sessionId", new { sessionId })).ShouldNotBe("203.0.113.7");
+    }
+
     /// <summary>The in-memory test server has no socket: let the test say which address the connection comes from.</summary>
     private sealed class RemoteIpFromTestHeader : IStartupFilter
     {

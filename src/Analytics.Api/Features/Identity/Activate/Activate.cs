@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using Analytics.Api.Infrastructure.Activity;
 using Analytics.Api.Infrastructure.Clients;
 using Analytics.Api.Infrastructure.OpenApi;
+using Analytics.Api.Infrastructure.RateLimiting;
 using Analytics.Api.Infrastructure.Results;
 using Analytics.Api.Infrastructure.Security;
 using Dapper;
@@ -36,7 +37,8 @@ public static class Activate
         }
     }
 
-    internal sealed class Handler(NpgsqlDataSource db, IOptions<ActivationOptions> options, TimeProvider clock) : IRequestHandler<Command, Result<UserView>>
+    internal sealed class Handler(NpgsqlDataSource db, Throttle throttle, CommittedChanges committed, IOptions<ActivationOptions> options, IOptions<SignInOptions> signIn, TimeProvider clock)
+        : IRequestHandler<Command, Result<UserView>>
     {
         private const string ByTokenSql = """
             select t.id as Id, t.user_id as UserId, t.code_hash as CodeHash, t.attempts as Attempts,
@@ -46,15 +48,25 @@ public static class Activate
             for update
             """;
 
-        // The newest mail sent to that address (an account's own, or a new address it is moving to).
-        private const string ByEmailSql = """
+        // The newest mail sent to that address: an account's own (no t.email), or a new address it is moving to.
+        // Two indexed lookups; FOR UPDATE cannot lock through a UNION, so the winner is locked by id afterwards.
+        private const string NewestIdByEmailSql = """
+            select id from (
+                select t.id, t.created_at from activation_tokens t join users u on u.id = t.user_id
+                where u.email = @Email::citext and t.email is null
+                union all
+                select t.id, t.created_at from activation_tokens t where t.email = @Email::citext
+            ) candidates
+            order by created_at desc
+            limit 1
+            """;
+
+        private const string ByIdSql = """
             select t.id as Id, t.user_id as UserId, t.code_hash as CodeHash, t.attempts as Attempts,
                    t.expires_at as ExpiresAt, t.used_at as UsedAt, t.email as NewEmail
-            from activation_tokens t join users u on u.id = t.user_id
-            where coalesce(t.email, u.email) = @Email
-            order by t.created_at desc
-            limit 1
-            for update of t
+            from activation_tokens t
+            where t.id = @Id
+            for update
             """;
 
         private const string CountAttemptSql = "update activation_tokens set attempts = attempts + 1 where id = @Id";
@@ -69,8 +81,8 @@ public static class Activate
 
         private const string ChangeEmailSql = $"""
             update users u set email = pending_email, pending_email = null, updated_at = @Now
-            where id = @UserId and pending_email = @NewEmail
-              and not exists (select 1 from users other where other.email = @NewEmail)
+            where id = @UserId and status = 'active' and pending_email = @NewEmail::citext
+              and not exists (select 1 from users other where other.email = @NewEmail::citext)
             returning {UserView.Columns}
             """;
 
@@ -78,13 +90,28 @@ public static class Activate
 
         public async Task<Result<UserView>> Handle(Command request, CancellationToken cancellationToken)
         {
+            var byToken = !string.IsNullOrEmpty(request.Token);
+            var limits = signIn.Value;
+            List<(string, RateLimitRule)> attempts = [($"activate:ip:{request.Client.Ip}", new RateLimitRule(limits.MaxActivationsPerIp, limits.AttemptWindow))];
+            if (!byToken)
+            {
+                // Six digits are guessable: cap the guesses per address across every code it is sent.
+                attempts.Add(($"activate:email:{IdentityRules.Normalise(request.Email!)}", new RateLimitRule(limits.MaxCodeAttemptsPerEmail, limits.ResendWindow)));
+            }
+
+            if (await throttle.HitAsync(attempts, "activation attempts", cancellationToken) is { } refused)
+            {
+                return refused;
+            }
+
             var now = clock.GetUtcNow();
             await using var connection = await db.OpenConnectionAsync(cancellationToken);
             await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-            var byToken = !string.IsNullOrEmpty(request.Token);
             var token = byToken
                 ? await connection.QuerySingleOrDefaultAsync<TokenRow>(new CommandDefinition(ByTokenSql, new { TokenHash = OpaqueTokens.Hash(request.Token!) }, transaction, cancellationToken: cancellationToken))
-                : await connection.QuerySingleOrDefaultAsync<TokenRow>(new CommandDefinition(ByEmailSql, new { Email = IdentityRules.Normalise(request.Email!) }, transaction, cancellationToken: cancellationToken));
+                : await connection.ExecuteScalarAsync<Guid?>(new CommandDefinition(NewestIdByEmailSql, new { Email = IdentityRules.Normalise(request.Email!) }, transaction, cancellationToken: cancellationToken)) is { } id
+                    ? await connection.QuerySingleOrDefaultAsync<TokenRow>(new CommandDefinition(ByIdSql, new { Id = id }, transaction, cancellationToken: cancellationToken))
+                    : null;
 
             if (token is null)
             {
@@ -118,11 +145,21 @@ public static class Activate
 
             await connection.ExecuteAsync(new CommandDefinition(UseTokenSql, new { token.Id, Now = now }, transaction, cancellationToken: cancellationToken));
             var isEmailChange = token.NewEmail is not null;
-            var user = await connection.QuerySingleOrDefaultAsync<UserView.Row>(new CommandDefinition(
-                isEmailChange ? ChangeEmailSql : ActivateUserSql,
-                new { token.UserId, token.NewEmail, Now = now },
-                transaction,
-                cancellationToken: cancellationToken));
+            UserView.Row? user;
+            try
+            {
+                user = await connection.QuerySingleOrDefaultAsync<UserView.Row>(new CommandDefinition(
+                    isEmailChange ? ChangeEmailSql : ActivateUserSql,
+                    new { token.UserId, token.NewEmail, Now = now },
+                    transaction,
+                    cancellationToken: cancellationToken));
+            }
+            catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.UniqueViolation)
+            {
+                // Someone registered the address between the check and the update.
+                user = null;
+            }
+
             if (user is null)
             {
                 return isEmailChange
@@ -133,6 +170,7 @@ public static class Activate
             var kind = isEmailChange ? ActivityKind.ProfileUpdated : ActivityKind.Activated;
             await ActivityLog.WriteAsync(connection, transaction, ActivityEntry.For(user.Id, kind, request.Client, new { method = byToken ? "link" : "code", emailChanged = isEmailChange }), now, cancellationToken);
             await transaction.CommitAsync(cancellationToken);
+            await committed.ActivityAsync(user.Id);
             return user.ToView();
         }
 
@@ -144,7 +182,7 @@ public static class Activate
             .WithName("Activate")
             .WithSummary("Activate a pending account with the link token, or with e-mail and 6-digit code.")
             .WithDescription("400 for a wrong token or code; 410 when it expired, was already used, or its code had too many wrong attempts.")
-            .ProducesErrors(400, 409, 410)
+            .ProducesErrors(400, 409, 410, 429)
             .AllowAnonymous();
 
     private static async Task<Results<Ok<UserView>, ProblemHttpResult>> Endpoint(Command command, IMediator mediator, HttpContext http, CancellationToken ct)

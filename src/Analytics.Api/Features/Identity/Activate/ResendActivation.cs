@@ -32,7 +32,7 @@ public static class ResendActivation
     internal sealed class Handler(NpgsqlDataSource db, Throttle throttle, IOptions<SignInOptions> signIn, IOptions<ActivationOptions> activation, TimeProvider clock)
         : IRequestHandler<Command, Result<Accepted>>
     {
-        private const string PendingUserSql = "select id from users where email = @Email and status = 'pending' for update";
+        private const string PendingUserSql = "select id from users where email = @Email::citext and status = 'pending' for update";
 
         public async Task<Result<Accepted>> Handle(Command request, CancellationToken cancellationToken)
         {

@@ -2,12 +2,14 @@ using Analytics.Api.Infrastructure.Activity;
 using Analytics.Api.Infrastructure.Auth;
 using Analytics.Api.Infrastructure.Clients;
 using Analytics.Api.Infrastructure.OpenApi;
+using Analytics.Api.Infrastructure.RateLimiting;
 using Analytics.Api.Infrastructure.Results;
 using Analytics.Api.Infrastructure.Security;
 using Dapper;
 using FluentValidation;
 using MediatR;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
 using Npgsql;
 
 namespace Analytics.Api.Features.Identity.ChangePassword;
@@ -44,9 +46,10 @@ public static class ChangePassword
         }
     }
 
-    internal sealed class Handler(NpgsqlDataSource db, IPasswordHasher hasher, SessionGate gate, TimeProvider clock) : IRequestHandler<Command, Result<Response>>
+    internal sealed class Handler(NpgsqlDataSource db, IPasswordHasher hasher, Throttle throttle, CommittedChanges committed, IOptions<SignInOptions> signIn, TimeProvider clock)
+        : IRequestHandler<Command, Result<Response>>
     {
-        private const string UserSql = "select email, password_hash from users where id = @UserId for update";
+        private const string UserSql = "select email, password_hash from users where id = @UserId";
 
         private const string UpdateSql = "update users set password_hash = @Hash, updated_at = @Now where id = @UserId";
 
@@ -58,11 +61,22 @@ public static class ChangePassword
 
         public async Task<Result<Response>> Handle(Command request, CancellationToken cancellationToken)
         {
-            var now = clock.GetUtcNow();
             var user = request.User;
-            await using var connection = await db.OpenConnectionAsync(cancellationToken);
-            await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-            var (email, hash) = await connection.QuerySingleAsync<(string, string)>(new CommandDefinition(UserSql, new { UserId = user.Id }, transaction, cancellationToken: cancellationToken));
+
+            // A stolen access token must not become an oracle for guessing the current password.
+            var rule = new RateLimitRule(signIn.Value.MaxPasswordChangesPerUser, signIn.Value.AttemptWindow);
+            if (await throttle.HitAsync([($"password-change:user:{user.Id}", rule)], "password changes", cancellationToken) is { } refused)
+            {
+                return refused;
+            }
+
+            string email, hash;
+            await using (var reader = await db.OpenConnectionAsync(cancellationToken))
+            {
+                (email, hash) = await reader.QuerySingleAsync<(string, string)>(new CommandDefinition(UserSql, new { UserId = user.Id }, cancellationToken: cancellationToken));
+            }
+
+            // Hashing happens with no connection held, so a burst cannot drain the pool.
             if (!(await hasher.VerifyAsync(hash, request.CurrentPassword, cancellationToken)).Matches)
             {
                 return new Error(ErrorKind.Invalid, "wrong_password", "Current password is wrong.", "The current password does not match; the password was not changed.");
@@ -74,14 +88,14 @@ public static class ChangePassword
             }
 
             var newHash = await hasher.HashAsync(request.NewPassword, cancellationToken);
+            var now = clock.GetUtcNow();
+            await using var connection = await db.OpenConnectionAsync(cancellationToken);
+            await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
             await connection.ExecuteAsync(new CommandDefinition(UpdateSql, new { UserId = user.Id, Hash = newHash, Now = now }, transaction, cancellationToken: cancellationToken));
             var revoked = (await connection.QueryAsync<Guid>(new CommandDefinition(RevokeOthersSql, new { UserId = user.Id, user.SessionId, Now = now }, transaction, cancellationToken: cancellationToken))).ToList();
             await ActivityLog.WriteAsync(connection, transaction, ActivityEntry.For(user.Id, ActivityKind.PasswordChanged, request.Client, new { otherSessionsRevoked = revoked.Count }), now, cancellationToken);
             await transaction.CommitAsync(cancellationToken);
-            foreach (var sessionId in revoked)
-            {
-                await gate.ForgetAsync(sessionId, cancellationToken);
-            }
+            await committed.SessionsAsync(user.Id, revoked);
 
             return new Response(revoked.Count);
         }
@@ -91,7 +105,7 @@ public static class ChangePassword
         api.MapPost("/users/me/password", Endpoint)
             .WithName("ChangePassword")
             .WithSummary("Change the password; every other session is signed out.")
-            .ProducesErrors(400, 401)
+            .ProducesErrors(400, 401, 429)
             .RequireAuthorization();
 
     private static async Task<Results<Ok<Response>, ProblemHttpResult>> Endpoint(Command command, IMediator mediator, HttpContext http, CancellationToken ct) =>

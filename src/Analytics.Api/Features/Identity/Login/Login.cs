@@ -68,18 +68,22 @@ public static class Login
         IPasswordHasher hasher,
         Throttle throttle,
         SessionTokens tokens,
+        CommittedChanges committed,
         IOptions<SignInOptions> signIn,
         TimeProvider clock) : IRequestHandler<Command, Result<Response>>
     {
         private const string FindUserSql = $"""
-            select {UserView.Columns}, u.password_hash as PasswordHash, u.failed_logins as FailedLogins, u.locked_until as LockedUntil
-            from users u where u.email = @Email
-            for update
+            select {UserView.Columns}, u.password_hash as PasswordHash, u.locked_until as LockedUntil
+            from users u where u.email = @Email::citext
             """;
 
-        private const string FailedSql = """
-            update users set failed_logins = @FailedLogins, locked_until = @LockedUntil, updated_at = @Now where id = @Id
+        // Counted atomically: concurrent wrong passwords each count, and exactly one of them locks the account.
+        private const string CountFailureSql = """
+            update users set failed_logins = failed_logins + 1, updated_at = @Now where id = @Id
+            returning failed_logins
             """;
+
+        private const string LockSql = "update users set failed_logins = 0, locked_until = @LockedUntil, updated_at = @Now where id = @Id";
 
         private const string SucceededSql = """
             update users set failed_logins = 0, locked_until = null,
@@ -105,51 +109,42 @@ public static class Login
             var email = IdentityRules.Normalise(request.Email);
             var options = signIn.Value;
             var client = request.Client;
-            var now = clock.GetUtcNow();
             var emailKey = $"login:email:{email}";
 
-            await using var connection = await db.OpenConnectionAsync(cancellationToken);
+            // The IP limit first: a client already over it does not spend the victim address's budget.
             var refused = await throttle.HitAsync(
-                [(emailKey, new RateLimitRule(options.MaxAttemptsPerEmail, options.AttemptWindow)), ($"login:ip:{client.Ip}", new RateLimitRule(options.MaxAttemptsPerIp, options.AttemptWindow))],
+                [($"login:ip:{client.Ip}", new RateLimitRule(options.MaxAttemptsPerIp, options.AttemptWindow)), (emailKey, new RateLimitRule(options.MaxAttemptsPerEmail, options.AttemptWindow))],
                 "sign-in attempts",
                 cancellationToken);
             if (refused is not null)
             {
-                await ActivityLog.WriteAsync(connection, null, ActivityEntry.For(null, ActivityKind.LoginThrottled, client, new { email }), now, cancellationToken);
-                return refused;
+                return await RecordFailureAsync(null, ActivityEntry.For(null, ActivityKind.LoginThrottled, client, new { email }), refused, cancellationToken);
             }
 
-            await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-            var user = await connection.QuerySingleOrDefaultAsync<UserRow>(new CommandDefinition(FindUserSql, new { Email = email }, transaction, cancellationToken: cancellationToken));
+            UserRow? user;
+            await using (var connection = await db.OpenConnectionAsync(cancellationToken))
+            {
+                user = await connection.QuerySingleOrDefaultAsync<UserRow>(new CommandDefinition(FindUserSql, new { Email = email }, cancellationToken: cancellationToken));
+            }
+
+            // No connection is held while hashing: a burst of sign-ins must not drain the pool.
             if (user is null)
             {
                 await hasher.SpendOneVerificationAsync(request.Password, cancellationToken);
-                return await FailAsync(connection, transaction, ActivityEntry.For(null, ActivityKind.LoginFailed, client, new { reason = "unknown_email", email }), BadCredentials, now, cancellationToken);
+                return await RecordFailureAsync(null, ActivityEntry.For(null, ActivityKind.LoginFailed, client, new { reason = "unknown_email", email }), BadCredentials, cancellationToken);
             }
 
+            var now = clock.GetUtcNow();
             if (user.LockedUntil is { } lockedUntil && lockedUntil > now.UtcDateTime)
             {
-                var retryAfter = new DateTimeOffset(lockedUntil, TimeSpan.Zero) - now;
-                var locked = new Error(ErrorKind.Locked, "account_locked", "Account locked.", "Too many wrong passwords: the account is locked for a while. Try again later or ask an admin to unlock it.", retryAfter);
-                return await FailAsync(connection, transaction, ActivityEntry.For(user.Id, ActivityKind.LoginFailed, client, new { reason = "locked" }), locked, now, cancellationToken);
+                var locked = new Error(ErrorKind.Locked, "account_locked", "Account locked.", "Too many wrong passwords: the account is locked for a while. Try again later or ask an admin to unlock it.", new DateTimeOffset(lockedUntil, TimeSpan.Zero) - now);
+                return await RecordFailureAsync(user.Id, ActivityEntry.For(user.Id, ActivityKind.LoginFailed, client, new { reason = "locked" }), locked, cancellationToken);
             }
 
             var check = await hasher.VerifyAsync(user.PasswordHash, request.Password, cancellationToken);
             if (!check.Matches)
             {
-                var failures = user.FailedLogins + 1;
-                var locks = failures >= options.LockoutThreshold;
-                await connection.ExecuteAsync(new CommandDefinition(
-                    FailedSql,
-                    new { user.Id, FailedLogins = locks ? 0 : failures, LockedUntil = locks ? now + options.LockoutDuration : (DateTimeOffset?)null, Now = now },
-                    transaction,
-                    cancellationToken: cancellationToken));
-                if (locks)
-                {
-                    await ActivityLog.WriteAsync(connection, transaction, ActivityEntry.For(user.Id, ActivityKind.AccountLocked, client, new { until = now + options.LockoutDuration }), now, cancellationToken);
-                }
-
-                return await FailAsync(connection, transaction, ActivityEntry.For(user.Id, ActivityKind.LoginFailed, client, new { reason = "wrong_password" }), BadCredentials, now, cancellationToken);
+                return await WrongPasswordAsync(user.Id, client, options, cancellationToken);
             }
 
             if (user.Status != "active")
@@ -157,14 +152,25 @@ public static class Login
                 var error = user.Status == "pending"
                     ? new Error(ErrorKind.Forbidden, "account_pending", "Account not activated.", "Activate the account with the link or code from the activation e-mail first.")
                     : new Error(ErrorKind.Forbidden, "account_disabled", "Account disabled.", "This account has been disabled by an administrator.");
-                return await FailAsync(connection, transaction, ActivityEntry.For(user.Id, ActivityKind.LoginFailed, client, new { reason = error.Code }), error, now, cancellationToken);
+                return await RecordFailureAsync(user.Id, ActivityEntry.For(user.Id, ActivityKind.LoginFailed, client, new { reason = error.Code }), error, cancellationToken);
             }
 
             var newHash = check.NeedsRehash ? await hasher.HashAsync(request.Password, cancellationToken) : null;
-            await connection.ExecuteAsync(new CommandDefinition(SucceededSql, new { user.Id, NewHash = newHash, Now = now }, transaction, cancellationToken: cancellationToken));
+            var response = await StartSessionAsync(user, request, newHash, cancellationToken);
+            await throttle.ResetAsync(emailKey, CancellationToken.None);
+            await committed.ActivityAsync(user.Id);
+            return response;
+        }
 
+        private async Task<Response> StartSessionAsync(UserRow user, Command request, string? newHash, CancellationToken ct)
+        {
+            var client = request.Client;
+            var now = clock.GetUtcNow();
             var sessionId = Guid.CreateVersion7();
             var expiresAt = now + tokens.RefreshLifetime;
+            await using var connection = await db.OpenConnectionAsync(ct);
+            await using var transaction = await connection.BeginTransactionAsync(ct);
+            await connection.ExecuteAsync(new CommandDefinition(SucceededSql, new { user.Id, NewHash = newHash, Now = now }, transaction, cancellationToken: ct));
             await connection.ExecuteAsync(new CommandDefinition(
                 InsertSessionSql,
                 new
@@ -194,26 +200,53 @@ public static class Login
                     ExpiresAt = expiresAt,
                 },
                 transaction,
-                cancellationToken: cancellationToken));
-            var (pair, _) = await tokens.IssueAsync(connection, transaction, user.Id, user.Role, sessionId, expiresAt, now, cancellationToken);
-            await ActivityLog.WriteAsync(connection, transaction, ActivityEntry.For(user.Id, ActivityKind.Login, client, new { sessionId, rehashed = newHash is not null }), now, cancellationToken);
-            await transaction.CommitAsync(cancellationToken);
-            await throttle.ResetAsync(emailKey, cancellationToken);
-
-            var view = user.ToRow().ToView();
-            return new Response(pair.AccessToken, pair.AccessTokenExpiresAt, pair.RefreshToken, pair.RefreshTokenExpiresAt, pair.TokenType, sessionId, view);
+                cancellationToken: ct));
+            var (pair, _) = await tokens.IssueAsync(connection, transaction, user.Id, user.Role, sessionId, expiresAt, now, ct);
+            await ActivityLog.WriteAsync(connection, transaction, ActivityEntry.For(user.Id, ActivityKind.Login, client, new { sessionId, rehashed = newHash is not null }), now, ct);
+            await transaction.CommitAsync(ct);
+            return new Response(pair.AccessToken, pair.AccessTokenExpiresAt, pair.RefreshToken, pair.RefreshTokenExpiresAt, pair.TokenType, sessionId, user.ToRow().ToView());
         }
 
-        private static async Task<Result<Response>> FailAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, ActivityEntry entry, Error error, DateTimeOffset now, CancellationToken ct)
+        private async Task<Result<Response>> WrongPasswordAsync(Guid userId, ClientContext client, SignInOptions options, CancellationToken ct)
         {
-            await ActivityLog.WriteAsync(connection, transaction, entry, now, ct);
-            await transaction.CommitAsync(ct);
+            var now = clock.GetUtcNow();
+            await using (var connection = await db.OpenConnectionAsync(ct))
+            {
+                await using var transaction = await connection.BeginTransactionAsync(ct);
+                var failures = await connection.ExecuteScalarAsync<int>(new CommandDefinition(CountFailureSql, new { Id = userId, Now = now }, transaction, cancellationToken: ct));
+                if (failures >= options.LockoutThreshold)
+                {
+                    var until = now + options.LockoutDuration;
+                    await connection.ExecuteAsync(new CommandDefinition(LockSql, new { Id = userId, LockedUntil = until, Now = now }, transaction, cancellationToken: ct));
+                    await ActivityLog.WriteAsync(connection, transaction, ActivityEntry.For(userId, ActivityKind.AccountLocked, client, new { until }), now, ct);
+                }
+
+                await ActivityLog.WriteAsync(connection, transaction, ActivityEntry.For(userId, ActivityKind.LoginFailed, client, new { reason = "wrong_password" }), now, ct);
+                await transaction.CommitAsync(ct);
+            }
+
+            await committed.ActivityAsync(userId);
+            return BadCredentials;
+        }
+
+        private async Task<Result<Response>> RecordFailureAsync(Guid? userId, ActivityEntry entry, Error error, CancellationToken ct)
+        {
+            await using (var connection = await db.OpenConnectionAsync(ct))
+            {
+                await ActivityLog.WriteAsync(connection, null, entry, clock.GetUtcNow(), ct);
+            }
+
+            if (userId is { } id)
+            {
+                await committed.ActivityAsync(id);
+            }
+
             return error;
         }
 
         private sealed record UserRow(
             Guid Id, string Email, string? DisplayName, short? Age, string? Gender, string Role, string Status, DateTime CreatedAt, DateTime? ActivatedAt,
-            string PasswordHash, int FailedLogins, DateTime? LockedUntil)
+            string PasswordHash, DateTime? LockedUntil)
         {
             public UserView.Row ToRow() => new(Id, Email, DisplayName, Age, Gender, Role, Status, CreatedAt, ActivatedAt);
         }

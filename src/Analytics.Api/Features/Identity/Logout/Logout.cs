@@ -15,7 +15,7 @@ public static class Logout
 {
     public sealed record Command(CurrentUser User, ClientContext Client) : IRequest<Result<bool>>;
 
-    internal sealed class Handler(NpgsqlDataSource db, SessionGate gate, TimeProvider clock) : IRequestHandler<Command, Result<bool>>
+    internal sealed class Handler(NpgsqlDataSource db, CommittedChanges committed, TimeProvider clock) : IRequestHandler<Command, Result<bool>>
     {
         private const string RevokeSql = "update sessions set revoked_at = @Now, revoked_reason = 'logout' where id = @SessionId and user_id = @UserId and revoked_at is null";
 
@@ -27,7 +27,7 @@ public static class Logout
             await connection.ExecuteAsync(new CommandDefinition(RevokeSql, new { request.User.SessionId, UserId = request.User.Id, Now = now }, transaction, cancellationToken: cancellationToken));
             await ActivityLog.WriteAsync(connection, transaction, ActivityEntry.For(request.User.Id, ActivityKind.Logout, request.Client, new { sessionId = request.User.SessionId }), now, cancellationToken);
             await transaction.CommitAsync(cancellationToken);
-            await gate.ForgetAsync(request.User.SessionId, cancellationToken);
+            await committed.SessionsAsync(request.User.Id, request.User.SessionId);
             return true;
         }
     }

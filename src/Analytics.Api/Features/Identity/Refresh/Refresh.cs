@@ -31,7 +31,7 @@ public static class Refresh
             .MaximumLength(100).WithMessage("Refresh token must have at most 100 characters.");
     }
 
-    internal sealed class Handler(NpgsqlDataSource db, SessionTokens tokens, SessionGate gate, IOptions<JwtOptions> jwt, TimeProvider clock)
+    internal sealed class Handler(NpgsqlDataSource db, SessionTokens tokens, CommittedChanges committed, IOptions<JwtOptions> jwt, TimeProvider clock)
         : IRequestHandler<Command, Result<TokenPair>>
     {
         private const string FindSql = """
@@ -42,13 +42,14 @@ public static class Refresh
             join sessions s on s.id = t.session_id
             join users u on u.id = s.user_id
             where t.token_hash = @TokenHash
-            for update of s
+            for update of s, t
             """;
 
-        // Rotates every live token of the session: normally just this one; in the grace window, its successor too.
+        // Spends the presented token. In the grace window it is already spent and its successor stays valid, so two
+        // tabs racing on one token both keep working pairs instead of one of them later tripping reuse detection.
         private const string RotateSql = """
             update refresh_tokens set rotated_at = @Now, replaced_by = @ReplacedBy
-            where session_id = @SessionId and rotated_at is null and id <> @ReplacedBy
+            where id = @TokenId and rotated_at is null
             """;
 
         private const string TouchSessionSql = "update sessions set last_seen_at = @Now where id = @SessionId";
@@ -73,15 +74,16 @@ public static class Refresh
                 await connection.ExecuteAsync(new CommandDefinition(RevokeSessionSql, new { token.SessionId, Now = now }, transaction, cancellationToken: cancellationToken));
                 await ActivityLog.WriteAsync(connection, transaction, ActivityEntry.For(token.UserId, ActivityKind.TokenReuseDetected, request.Client, new { sessionId = token.SessionId }), now, cancellationToken);
                 await transaction.CommitAsync(cancellationToken);
-                await gate.ForgetAsync(token.SessionId, cancellationToken);
+                await committed.SessionsAsync(token.UserId, token.SessionId);
                 return new Error(ErrorKind.Unauthorized, "refresh_token_reused", "Refresh token reused.", "This refresh token was already used. As a precaution the session has been ended; sign in again.");
             }
 
             var (pair, newId) = await tokens.IssueAsync(connection, transaction, token.UserId, token.Role, token.SessionId, new DateTimeOffset(token.SessionExpiresAt, TimeSpan.Zero), now, cancellationToken);
-            await connection.ExecuteAsync(new CommandDefinition(RotateSql, new { token.SessionId, ReplacedBy = newId, Now = now }, transaction, cancellationToken: cancellationToken));
+            await connection.ExecuteAsync(new CommandDefinition(RotateSql, new { token.TokenId, ReplacedBy = newId, Now = now }, transaction, cancellationToken: cancellationToken));
             await connection.ExecuteAsync(new CommandDefinition(TouchSessionSql, new { token.SessionId, Now = now }, transaction, cancellationToken: cancellationToken));
             await ActivityLog.WriteAsync(connection, transaction, ActivityEntry.For(token.UserId, ActivityKind.Refresh, request.Client, new { sessionId = token.SessionId, grace = token.RotatedAt is not null }), now, cancellationToken);
             await transaction.CommitAsync(cancellationToken);
+            await committed.ActivityAsync(token.UserId);
             return pair;
         }
 

@@ -1,6 +1,7 @@
 using Analytics.Api.Infrastructure.Activity;
 using Analytics.Api.Infrastructure.Clients;
 using Analytics.Api.Infrastructure.OpenApi;
+using Analytics.Api.Infrastructure.RateLimiting;
 using Analytics.Api.Infrastructure.Results;
 using Analytics.Api.Infrastructure.Security;
 using Dapper;
@@ -55,7 +56,7 @@ public static class Register
         }
     }
 
-    internal sealed class Handler(NpgsqlDataSource db, IPasswordHasher hasher, IOptions<ActivationOptions> activation, TimeProvider clock)
+    internal sealed class Handler(NpgsqlDataSource db, IPasswordHasher hasher, Throttle throttle, IOptions<SignInOptions> signIn, IOptions<ActivationOptions> activation, TimeProvider clock)
         : IRequestHandler<Command, Result<UserView>>
     {
         private const string InsertUserSql = $"""
@@ -71,6 +72,12 @@ public static class Register
 
         public async Task<Result<UserView>> Handle(Command request, CancellationToken cancellationToken)
         {
+            var limit = new RateLimitRule(signIn.Value.MaxRegistrationsPerIp, signIn.Value.ResendWindow);
+            if (await throttle.HitAsync([($"register:ip:{request.Client.Ip}", limit)], "registrations from this address", cancellationToken) is { } refused)
+            {
+                return refused;
+            }
+
             // Hash before looking at the table: a taken e-mail costs the same time as a free one.
             var hash = await hasher.HashAsync(request.Password, cancellationToken);
             var email = IdentityRules.Normalise(request.Email);

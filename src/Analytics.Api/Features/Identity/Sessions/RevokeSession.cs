@@ -15,7 +15,7 @@ public static class RevokeSession
 {
     public sealed record Command(CurrentUser User, Guid SessionId, ClientContext Client) : IRequest<Result<bool>>;
 
-    internal sealed class Handler(NpgsqlDataSource db, SessionGate gate, TimeProvider clock) : IRequestHandler<Command, Result<bool>>
+    internal sealed class Handler(NpgsqlDataSource db, CommittedChanges committed, TimeProvider clock) : IRequestHandler<Command, Result<bool>>
     {
         private const string RevokeSql = """
             update sessions set revoked_at = coalesce(revoked_at, @Now), revoked_reason = coalesce(revoked_reason, 'revoked_by_user')
@@ -36,7 +36,7 @@ public static class RevokeSession
 
             await ActivityLog.WriteAsync(connection, transaction, ActivityEntry.For(request.User.Id, ActivityKind.SessionRevoked, request.Client, new { sessionId = request.SessionId }), now, cancellationToken);
             await transaction.CommitAsync(cancellationToken);
-            await gate.ForgetAsync(request.SessionId, cancellationToken);
+            await committed.SessionsAsync(request.User.Id, request.SessionId);
             return true;
         }
     }

@@ -2,6 +2,7 @@ using Analytics.Api.Infrastructure.Activity;
 using Analytics.Api.Infrastructure.Auth;
 using Analytics.Api.Infrastructure.Clients;
 using Analytics.Api.Infrastructure.OpenApi;
+using Analytics.Api.Infrastructure.RateLimiting;
 using Analytics.Api.Infrastructure.Results;
 using Dapper;
 using FluentValidation;
@@ -40,7 +41,8 @@ public static class UpdateProfile
         }
     }
 
-    internal sealed class Handler(NpgsqlDataSource db, IOptions<ActivationOptions> activation, TimeProvider clock) : IRequestHandler<Command, Result<Response>>
+    internal sealed class Handler(NpgsqlDataSource db, Throttle throttle, CommittedChanges committed, IOptions<ActivationOptions> activation, IOptions<SignInOptions> signIn, TimeProvider clock)
+        : IRequestHandler<Command, Result<Response>>
     {
         private const string UpdateSql = $"""
             update users u set
@@ -53,7 +55,7 @@ public static class UpdateProfile
             returning {UserView.Columns}, u.pending_email as PendingEmail
             """;
 
-        private const string EmailTakenSql = "select exists (select 1 from users where email = @Email and id <> @UserId)";
+        private const string EmailTakenSql = "select exists (select 1 from users where email = @Email::citext and id <> @UserId)";
 
         private const string CurrentEmailSql = "select email from users where id = @UserId";
 
@@ -75,6 +77,13 @@ public static class UpdateProfile
                         return new Error(ErrorKind.Conflict, "email_taken", "E-mail already registered.", "Another account uses this e-mail address.");
                     }
 
+                    // Each change mails the new address a fresh code: limit it per account and per address.
+                    var rule = new RateLimitRule(signIn.Value.MaxEmailChangesPerUser, signIn.Value.ResendWindow);
+                    if (await throttle.HitAsync([($"email-change:user:{userId}", rule), ($"email-change:to:{email}", rule)], "e-mail changes", cancellationToken) is { } refused)
+                    {
+                        return refused;
+                    }
+
                     newEmail = email;
                 }
             }
@@ -93,6 +102,7 @@ public static class UpdateProfile
                 .Where(f => f.Item2).Select(f => f.Item1).ToArray();
             await ActivityLog.WriteAsync(connection, transaction, ActivityEntry.For(userId, ActivityKind.ProfileUpdated, request.Client, new { fields = changed }), now, cancellationToken);
             await transaction.CommitAsync(cancellationToken);
+            await committed.ActivityAsync(userId);
             return new Response(row.ToRow().ToView(), row.PendingEmail);
         }
 
@@ -106,7 +116,7 @@ public static class UpdateProfile
         api.MapPatch("/users/me", Endpoint)
             .WithName("UpdateProfile")
             .WithSummary("Change display name, age, gender or e-mail (a new e-mail is confirmed through a mail sent to it).")
-            .ProducesErrors(400, 401, 409)
+            .ProducesErrors(400, 401, 409, 429)
             .RequireAuthorization();
 
     private static async Task<Results<Ok<Response>, ProblemHttpResult>> Endpoint(Command command, IMediator mediator, HttpContext http, CancellationToken ct) =>

@@ -61,8 +61,9 @@ public static class ListUsers
                     request.Role,
                     request.Status,
                     EmailPattern = request.Email is { Length: > 0 } email ? $"%{Escape(email)}%" : null,
-                    request.RegisteredFrom,
-                    request.RegisteredTo,
+                    // Npgsql accepts only UTC offsets for timestamptz; a client may send any offset.
+                    RegisteredFrom = request.RegisteredFrom?.ToUniversalTime(),
+                    RegisteredTo = request.RegisteredTo?.ToUniversalTime(),
                     AfterCreatedAt = after is null ? (DateTimeOffset?)null : new DateTimeOffset(after.CreatedAt),
                     AfterId = after?.Id,
                     Take = limit + 1,

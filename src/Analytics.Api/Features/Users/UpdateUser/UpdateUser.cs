@@ -37,7 +37,7 @@ public static class UpdateUser
         }
     }
 
-    internal sealed class Handler(NpgsqlDataSource db, SessionGate gate, TimeProvider clock) : IRequestHandler<Command, Result<AdminUserView>>
+    internal sealed class Handler(NpgsqlDataSource db, CommittedChanges committed, TimeProvider clock) : IRequestHandler<Command, Result<AdminUserView>>
     {
         // Locks every active admin row, so two admins demoting each other at once cannot both succeed.
         private const string ActiveAdminsSql = "select id from users where role = 'admin' and status = 'active' order by id for update";
@@ -96,7 +96,7 @@ public static class UpdateUser
 
             var view = await connection.QuerySingleAsync<AdminUserView.Row>(new CommandDefinition(ViewSql, new { request.Id }, transaction, cancellationToken: cancellationToken));
             await transaction.CommitAsync(cancellationToken);
-            await gate.ForgetUserAsync(request.Id, cancellationToken);
+            await committed.UserAsync(request.Id);
             return view.ToView();
         }
     }

@@ -51,7 +51,7 @@ public static class UserActivity
                 more = page.Count > limit;
             }
 
-            var items = records.Select(r => new Entry(r.Id, r.Kind, r.OccurredAt, r.Ip, r.UserAgent, JsonDocument.Parse(r.Details).RootElement)).ToList();
+            var items = records.Select(r => new Entry(r.Id, r.Kind, r.OccurredAt, r.Ip, r.UserAgent, JsonElement.Parse(r.Details))).ToList();
             return new Page(items, more && items.Count > 0 ? items[^1].Id : null);
         }
     }

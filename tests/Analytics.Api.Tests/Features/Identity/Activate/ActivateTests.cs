@@ -100,6 +100,29 @@ public sealed class ActivateTests(TestDatabase database) : IAsyncDisposable
     }
 
     [Fact]
+    public async Task Code_guesses_are_capped_per_address_across_new_codes()
+    {
+        var client = _api.CreateClient();
+        var email = Accounts.NewEmail();
+        await client.RegisterAsync(email);
+        var wrong = new { email, code = "000000" };
+
+        var statuses = new List<HttpStatusCode>();
+        for (var i = 0; i < 11; i++)
+        {
+            if (i == 5)
+            {
+                await database.ExecuteAsync("update activation_tokens t set attempts = 0 from users u where u.id = t.user_id and u.email = @email", new { email });
+            }
+
+            statuses.Add((await ActivateAsync(client, wrong)).StatusCode);
+        }
+
+        statuses.Take(10).ShouldNotContain(HttpStatusCode.TooManyRequests);
+        statuses[10].ShouldBe(HttpStatusCode.TooManyRequests);
+    }
+
+    [Fact]
     public async Task Activate_without_token_or_code_returns_400()
     {
         var problem = await (await ActivateAsync(_api.CreateClient(), new { email = "a@example.com" })).ShouldBeProblemAsync(HttpStatusCode.BadRequest);

@@ -42,6 +42,20 @@ public sealed class ChangePasswordTests(TestDatabase database) : IAsyncDisposabl
     }
 
     [Fact]
+    public async Task Guessing_the_current_password_is_throttled()
+    {
+        var client = _api.CreateClient();
+        var user = await client.SignUpAsync(database);
+
+        for (var i = 0; i < 5; i++)
+        {
+            (await client.SendAsync(HttpMethod.Post.Authorized("/api/v1/users/me/password", user.AccessToken, new { currentPassword = $"guess number {i}", newPassword = "a brand new passphrase" }))).StatusCode.ShouldBe(HttpStatusCode.BadRequest);
+        }
+
+        await (await client.SendAsync(HttpMethod.Post.Authorized("/api/v1/users/me/password", user.AccessToken, new { currentPassword = Accounts.Password, newPassword = "a brand new passphrase" }))).ShouldBeProblemAsync(HttpStatusCode.TooManyRequests);
+    }
+
+    [Fact]
     public async Task A_weak_new_password_returns_400_naming_the_field()
     {
         var client = _api.CreateClient();

@@ -61,6 +61,25 @@ public sealed class RefreshTests(TestDatabase database)
     }
 
     [Fact]
+    public async Task Two_tabs_refreshing_the_same_token_at_once_both_keep_working_sessions()
+    {
+        await using var api = new ApiFactory(database, new Dictionary<string, string?> { ["Jwt:RefreshReuseGrace"] = "00:01:00" });
+        var client = api.CreateClient();
+        var user = await client.SignUpAsync(database);
+
+        var both = await Task.WhenAll(RefreshAsync(client, user.RefreshToken), RefreshAsync(client, user.RefreshToken));
+
+        both.ShouldAllBe(r => r.StatusCode == HttpStatusCode.OK);
+        foreach (var response in both)
+        {
+            var next = (await response.JsonAsync()).GetProperty("refreshToken").GetString()!;
+            (await RefreshAsync(client, next)).StatusCode.ShouldBe(HttpStatusCode.OK);
+        }
+
+        (await database.ScalarAsync<DateTime?>("select revoked_at from sessions where id = @SessionId", new { user.SessionId })).ShouldBeNull();
+    }
+
+    [Fact]
     public async Task Unknown_refresh_token_is_401_and_missing_one_is_400()
     {
         await using var api = new ApiFactory(database);

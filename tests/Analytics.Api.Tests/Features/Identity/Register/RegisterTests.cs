@@ -107,6 +107,43 @@ public sealed class RegisterTests(TestDatabase database) : IAsyncDisposable
     }
 
     [Fact]
+    public async Task Registrations_from_one_address_are_throttled_before_any_work()
+    {
+        await using var api = new ApiFactory(database, new Dictionary<string, string?> { ["SignIn:MaxRegistrationsPerIp"] = "2", ["Redis:ConnectionString"] = "" });
+        var client = api.CreateClient();
+        (await client.RegisterAsync(Accounts.NewEmail())).StatusCode.ShouldBe(HttpStatusCode.Created);
+        (await client.RegisterAsync(Accounts.NewEmail())).StatusCode.ShouldBe(HttpStatusCode.Created);
+        var third = Accounts.NewEmail();
+
+        var response = await client.RegisterAsync(third);
+
+        await response.ShouldBeProblemAsync(HttpStatusCode.TooManyRequests);
+        response.Headers.RetryAfter.ShouldNotBeNull();
+        (await database.ScalarAsync<long>("select count(*) from users where email = @third", new { third })).ShouldBe(0);
+    }
+
+    [Fact]
+    public async Task Sent_activation_mails_lose_their_body_unless_configured_to_keep_it()
+    {
+        // Its own database: every test node's dispatcher delivers whatever is pending in the one it uses.
+        var fresh = await database.CreateDatabaseAsync("outbox");
+        await using var api = new ApiFactory(database, new Dictionary<string, string?> { ["ConnectionStrings:Postgres"] = fresh, ["Email:KeepSentBodies"] = "false", ["Email:PollInterval"] = "00:00:00.100" });
+        var email = Accounts.NewEmail();
+        (await api.CreateClient().RegisterAsync(email)).StatusCode.ShouldBe(HttpStatusCode.Created);
+
+        await using var dataSource = Npgsql.NpgsqlDataSource.Create(fresh);
+        string? body = null;
+        for (var i = 0; i < 100 && body != "(delivered; body removed)"; i++)
+        {
+            await Task.Delay(100);
+            await using var command = dataSource.CreateCommand("select body from outbox where sent_at is not null");
+            body = (string?)await command.ExecuteScalarAsync();
+        }
+
+        body.ShouldBe("(delivered; body removed)");
+    }
+
+    [Fact]
     public async Task Register_without_required_fields_returns_400_for_each()
     {
         var response = await _api.CreateClient().PostAsJsonAsync(new Uri("/api/v1/auth/register", UriKind.Relative), new { });

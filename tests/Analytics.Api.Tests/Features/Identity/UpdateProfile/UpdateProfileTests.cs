@@ -59,6 +59,22 @@ public sealed class UpdateProfileTests(TestDatabase database) : IAsyncDisposable
     }
 
     [Fact]
+    public async Task E_mail_changes_are_throttled_per_account()
+    {
+        var client = _api.CreateClient();
+        var user = await client.SignUpAsync(database);
+
+        for (var i = 0; i < 3; i++)
+        {
+            (await client.SendAsync(HttpMethod.Patch.Authorized("/api/v1/users/me", user.AccessToken, new { email = Accounts.NewEmail("change") }))).StatusCode.ShouldBe(HttpStatusCode.OK);
+        }
+
+        var target = Accounts.NewEmail("change");
+        await (await client.SendAsync(HttpMethod.Patch.Authorized("/api/v1/users/me", user.AccessToken, new { email = target }))).ShouldBeProblemAsync(HttpStatusCode.TooManyRequests);
+        (await database.ScalarAsync<long>("select count(*) from outbox where recipient = @target", new { target })).ShouldBe(0);
+    }
+
+    [Fact]
     public async Task Invalid_fields_return_400_and_change_nothing()
     {
         var client = _api.CreateClient();

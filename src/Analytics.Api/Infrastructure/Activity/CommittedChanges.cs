@@ -1,0 +1,29 @@
+using Analytics.Api.Infrastructure.Auth;
+
+namespace Analytics.Api.Infrastructure.Activity;
+
+/// <summary>
+/// What a slice does after committing a change to an account: refresh the caches that describe it (the session
+/// gate, the newest activity). Not cancelled by the caller going away: the change is already durable.
+/// </summary>
+public sealed class CommittedChanges(SessionGate gate, RecentActivity activity)
+{
+    public Task ActivityAsync(Guid userId) => activity.ForgetAsync(userId, CancellationToken.None);
+
+    public async Task SessionsAsync(Guid userId, params IEnumerable<Guid> sessionIds)
+    {
+        ArgumentNullException.ThrowIfNull(sessionIds);
+        foreach (var sessionId in sessionIds)
+        {
+            await gate.RecheckAsync(sessionId, CancellationToken.None);
+        }
+
+        await ActivityAsync(userId);
+    }
+
+    public async Task UserAsync(Guid userId)
+    {
+        await gate.RecheckUserAsync(userId, CancellationToken.None);
+        await ActivityAsync(userId);
+    }
+}
