@@ -182,4 +182,19 @@ public sealed class AdminUsersTests(TestDatabase database) : IAsyncDisposable
         asAdmin.GetProperty("items").EnumerateArray().Select(e => e.GetProperty("kind").GetString()).ShouldBe(kinds);
         (await client.SendAsync(HttpMethod.Get.Authorized($"/api/v1/admin/users/{admin.UserId}/activity", user.AccessToken))).StatusCode.ShouldBe(HttpStatusCode.Forbidden);
     }
+
+    [Fact]
+    public async Task The_cached_newest_activity_shows_a_change_on_the_next_read()
+    {
+        var client = _api.CreateClient();
+        var user = await client.SignUpAsync(database);
+        var before = await (await client.SendAsync(HttpMethod.Get.Authorized("/api/v1/users/me/activity", user.AccessToken))).JsonAsync();
+        before.GetProperty("items")[0].GetProperty("kind").GetString().ShouldBe("login");
+
+        await client.SendAsync(HttpMethod.Patch.Authorized("/api/v1/users/me", user.AccessToken, new { displayName = "Changed" }));
+        var after = await (await client.SendAsync(HttpMethod.Get.Authorized("/api/v1/users/me/activity", user.AccessToken))).JsonAsync();
+
+        after.GetProperty("items")[0].GetProperty("kind").GetString().ShouldBe("profile_updated");
+        after.GetProperty("items").GetArrayLength().ShouldBe(before.GetProperty("items").GetArrayLength() + 1);
+    }
 }
