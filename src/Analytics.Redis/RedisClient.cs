@@ -19,7 +19,12 @@ public sealed partial class RedisClient : IAsyncDisposable
     private static readonly FrozenSet<string> s_connectionStateCommands = FrozenSet.Create(
         StringComparer.OrdinalIgnoreCase,
         "SUBSCRIBE", "PSUBSCRIBE", "SSUBSCRIBE", "UNSUBSCRIBE", "PUNSUBSCRIBE", "SUNSUBSCRIBE", "MONITOR",
-        "MULTI", "EXEC", "DISCARD", "WATCH", "UNWATCH", "SELECT", "QUIT", "RESET", "HELLO");
+        "MULTI", "EXEC", "DISCARD", "WATCH", "UNWATCH", "SELECT", "QUIT", "RESET", "HELLO", "AUTH", "SYNC", "PSYNC");
+
+    // Commands that hold the shared connection until they time out, stalling every other caller behind them.
+    private static readonly FrozenSet<string> s_blockingCommands = FrozenSet.Create(
+        StringComparer.OrdinalIgnoreCase,
+        "BLPOP", "BRPOP", "BLMOVE", "BRPOPLPUSH", "BZPOPMIN", "BZPOPMAX", "BLMPOP", "BZMPOP", "WAIT", "WAITAOF");
 
     private readonly ClientCounters _counters = new();
     private readonly ConnectionSupervisor _interactive;
@@ -34,10 +39,16 @@ public sealed partial class RedisClient : IAsyncDisposable
     {
         Options = options;
         _interactive = new ConnectionSupervisor(
-            options, RedisConnectionRole.Interactive, _counters, onPushMessage: null, afterConnect: null, RaiseStateChanged);
-        _subscriptions = new SubscriptionManager(RaiseError, () => _subscriber!.Current);
+            options, RedisConnectionRole.Interactive, _counters, onPushMessage: null, afterConnect: null, RaiseStateChanged, RaiseError);
+        _subscriptions = new SubscriptionManager(RaiseError, () => _subscriber!.Current, options.SubscriptionQueueCapacity);
         _subscriber = new ConnectionSupervisor(
-            options, RedisConnectionRole.Subscriber, _counters, _subscriptions.Dispatch, _subscriptions.ResubscribeAsync, RaiseStateChanged);
+            options,
+            RedisConnectionRole.Subscriber,
+            _counters,
+            _subscriptions.Dispatch,
+            _subscriptions.ResubscribeAsync,
+            RaiseStateChanged,
+            RaiseError);
 
         var period = TimeSpan.FromTicks(Math.Clamp(options.SyncTimeout.Ticks / 4, TimeSpan.TicksPerMillisecond * 10, TimeSpan.TicksPerSecond));
         _timeoutTimer = new Timer(static state => ((RedisClient)state!).FailTimedOutCommands(), this, period, period);
@@ -77,6 +88,11 @@ public sealed partial class RedisClient : IAsyncDisposable
             throw new ArgumentException("At least one endpoint is required.", nameof(options));
         }
 
+        if (options.SubscriptionQueueCapacity < 1)
+        {
+            throw new ArgumentException("SubscriptionQueueCapacity must be at least 1.", nameof(options));
+        }
+
         var client = new RedisClient(options);
         try
         {
@@ -96,7 +112,9 @@ public sealed partial class RedisClient : IAsyncDisposable
     /// <summary>
     /// Sends any command not covered by a typed method. Arguments may be strings (UTF-8), byte arrays,
     /// <see cref="ReadOnlyMemory{T}"/> of bytes, integers, floating-point numbers or other formattable values.
-    /// Commands that change connection state (SUBSCRIBE, MULTI, SELECT, ...) are rejected.
+    /// Commands that change connection state (SUBSCRIBE, MULTI, SELECT, AUTH, CLIENT REPLY, ...) and blocking
+    /// commands (BLPOP, WAIT, XREAD ... BLOCK, ...) are rejected with <see cref="ArgumentException"/>, and so are
+    /// arguments of other types, such as a <see cref="CancellationToken"/>.
     /// </summary>
     public ValueTask<RedisResult> ExecuteAsync(string command, params object[] args) =>
         ExecuteAsync(command, args, CancellationToken.None);
@@ -106,17 +124,19 @@ public sealed partial class RedisClient : IAsyncDisposable
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(command);
         ArgumentNullException.ThrowIfNull(args);
-        if (s_connectionStateCommands.Contains(command))
-        {
-            throw new ArgumentException(
-                $"{command} changes the state of the shared connection; use the subscription API or a Lua script instead.",
-                nameof(command));
-        }
-
+        RejectConnectionBreakingCommand(command, args);
         var builder = new CommandBuilder(command, args.Count);
-        foreach (var arg in args)
+        try
         {
-            builder.AddObject(arg);
+            foreach (var arg in args)
+            {
+                builder.AddObject(arg);
+            }
+        }
+        catch
+        {
+            builder.Dispose();
+            throw;
         }
 
         return SendAsync(ref builder, ReplyMappers.Result, cancellationToken);
@@ -183,12 +203,69 @@ public sealed partial class RedisClient : IAsyncDisposable
             builder.Add(key);
         }
 
-        foreach (var arg in args)
+        try
         {
-            builder.AddObject(arg);
+            foreach (var arg in args)
+            {
+                builder.AddObject(arg);
+            }
+        }
+        catch
+        {
+            builder.Dispose();
+            throw;
         }
 
         return SendAsync(ref builder, ReplyMappers.Result, cancellationToken);
+    }
+
+    private static void RejectConnectionBreakingCommand(string command, IReadOnlyCollection<object> args)
+    {
+        if (s_connectionStateCommands.Contains(command)
+            || (command.Equals("CLIENT", StringComparison.OrdinalIgnoreCase)
+                && args.FirstOrDefault() is string subcommand
+                && subcommand.Equals("REPLY", StringComparison.OrdinalIgnoreCase)))
+        {
+            var name = command.Equals("CLIENT", StringComparison.OrdinalIgnoreCase) ? "CLIENT REPLY" : command.ToUpperInvariant();
+            throw new ArgumentException(
+                $"{name} changes the state of the shared connection; use the subscription API or a Lua script instead.",
+                nameof(command));
+        }
+
+        if (s_blockingCommands.Contains(command) || IsBlockingStreamRead(command, args))
+        {
+            throw new ArgumentException(
+                $"{command.ToUpperInvariant()} blocks the shared connection and every command queued behind it; "
+                + "poll without blocking instead.",
+                nameof(command));
+        }
+    }
+
+    // XREAD/XREADGROUP block when a BLOCK option precedes STREAMS (after it come key names and IDs).
+    private static bool IsBlockingStreamRead(string command, IReadOnlyCollection<object> args)
+    {
+        if (!command.Equals("XREAD", StringComparison.OrdinalIgnoreCase) && !command.Equals("XREADGROUP", StringComparison.OrdinalIgnoreCase))
+        {
+            return false;
+        }
+
+        foreach (var arg in args)
+        {
+            if (arg is string text)
+            {
+                if (text.Equals("STREAMS", StringComparison.OrdinalIgnoreCase))
+                {
+                    return false;
+                }
+
+                if (text.Equals("BLOCK", StringComparison.OrdinalIgnoreCase))
+                {
+                    return true;
+                }
+            }
+        }
+
+        return false;
     }
 
     /// <summary>Sends the command on the interactive connection and disposes <paramref name="command"/>.</summary>

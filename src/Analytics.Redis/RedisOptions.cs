@@ -6,7 +6,7 @@ namespace Analytics.Redis;
 /// <summary>
 /// Client settings. <see cref="Parse"/> accepts the StackExchange.Redis connection string format:
 /// <c>host:port[,host2:port2],password=...,user=...,ssl=true|false,sslHost=...,defaultDatabase=N,
-/// connectTimeout=ms,syncTimeout=ms,abortConnect=true|false</c>.
+/// connectTimeout=ms,syncTimeout=ms,abortConnect=true|false</c>. As there, a password cannot contain ','.
 /// </summary>
 public sealed record RedisOptions
 {
@@ -46,6 +46,12 @@ public sealed record RedisOptions
     /// <summary>Upper bound of the exponential reconnect backoff.</summary>
     public TimeSpan ReconnectMaxDelay { get; init; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// Messages each subscription buffers for a handler that falls behind. When full, the oldest are dropped and the
+    /// number dropped is reported through <see cref="RedisClient.ErrorOccurred"/>.
+    /// </summary>
+    public int SubscriptionQueueCapacity { get; init; } = 10_000;
+
     /// <exception cref="RedisConfigurationException">The string is malformed; the message names the bad part.</exception>
     public static RedisOptions Parse(string connectionString)
     {
@@ -57,6 +63,7 @@ public sealed record RedisOptions
 
         var options = new RedisOptions();
         var hosts = new List<(string Host, int? Port)>();
+        var afterPassword = false;
         foreach (var rawPart in connectionString.Split(','))
         {
             var part = rawPart.Trim();
@@ -66,14 +73,27 @@ public sealed record RedisOptions
             }
 
             var equals = part.IndexOf('=', StringComparison.Ordinal);
-            if (equals < 0)
+            var key = equals < 0 ? null : part[..equals].Trim();
+            try
             {
-                hosts.Add(ParseEndPoint(part));
+                if (key is null)
+                {
+                    hosts.Add(ParseEndPoint(part));
+                }
+                else
+                {
+                    options = ApplyOption(options, key, part[(equals + 1)..].Trim());
+                }
             }
-            else
+            catch (RedisConfigurationException) when (afterPassword)
             {
-                options = ApplyOption(options, part[..equals].Trim(), part[(equals + 1)..].Trim());
+                // The bad part is most likely the rest of a password containing ','. Connection strings reach
+                // startup logs, so the message must not repeat any of it.
+                throw new RedisConfigurationException(
+                    "The Redis connection string has an unrecognised part after 'password='; passwords cannot contain ','.");
             }
+
+            afterPassword = string.Equals(key, "password", StringComparison.OrdinalIgnoreCase);
         }
 
         if (hosts.Count == 0)

@@ -189,6 +189,58 @@ public class CommandTests(RedisFixture redis) : IAsyncLifetime
         await Should.ThrowAsync<ArgumentException>(async () => await _client.ExecuteAsync("subscribe", "ch"));
         await Should.ThrowAsync<ArgumentException>(async () => await _client.ExecuteAsync("MULTI"));
         await Should.ThrowAsync<ArgumentException>(async () => await _client.ExecuteAsync("SELECT", 1));
+        await Should.ThrowAsync<ArgumentException>(async () => await _client.ExecuteAsync("AUTH", "user", "pw"));
+        await Should.ThrowAsync<ArgumentException>(async () => await _client.ExecuteAsync("PSYNC", "?", -1));
+        (await Should.ThrowAsync<ArgumentException>(async () => await _client.ExecuteAsync("client", "reply", "OFF")))
+            .Message.ShouldContain("CLIENT REPLY");
+    }
+
+    [Theory]
+    [InlineData("BLPOP")]
+    [InlineData("brpop")]
+    [InlineData("BLMOVE")]
+    [InlineData("BRPOPLPUSH")]
+    [InlineData("BZPOPMIN")]
+    [InlineData("BZPOPMAX")]
+    [InlineData("BLMPOP")]
+    [InlineData("BZMPOP")]
+    [InlineData("WAIT")]
+    [InlineData("WAITAOF")]
+    public async Task Execute_rejects_blocking_commands_naming_them(string command)
+    {
+        var error = await Should.ThrowAsync<ArgumentException>(async () => await _client.ExecuteAsync(command, "k", 1));
+
+        error.Message.ShouldContain(command.ToUpperInvariant());
+    }
+
+    [Fact]
+    public async Task Execute_rejects_blocking_stream_reads_but_allows_polling_ones()
+    {
+        var key = RedisFixture.UniqueKey("stream");
+
+        (await Should.ThrowAsync<ArgumentException>(async () => await _client.ExecuteAsync("XREAD", "BLOCK", 0, "STREAMS", key, "$")))
+            .Message.ShouldContain("XREAD");
+        (await Should.ThrowAsync<ArgumentException>(
+            async () => await _client.ExecuteAsync("xreadgroup", "GROUP", "g", "c", "block", 10, "STREAMS", key, ">")))
+            .Message.ShouldContain("XREADGROUP");
+
+        (await _client.ExecuteAsync("XREAD", "COUNT", 1, "STREAMS", key, "0")).IsNull.ShouldBeTrue();
+        (await _client.ExecuteAsync("XREAD", "STREAMS", "block", "0")).IsNull.ShouldBeTrue("a key named 'block' is not the option");
+        await _client.ExecuteAsync("CLIENT", "PAUSE", 1, "WRITE");
+    }
+
+    [Fact]
+    public async Task Execute_rejects_a_cancellation_token_passed_as_an_argument()
+    {
+        var key = RedisFixture.UniqueKey("ct");
+        var sent = _client.GetStatistics().CommandsSent;
+
+        var error = await Should.ThrowAsync<ArgumentException>(async () => await _client.ExecuteAsync("GET", key, Ct));
+        error.Message.ShouldContain("CancellationToken");
+        await Should.ThrowAsync<ArgumentException>(async () => await _client.ExecuteAsync("ECHO", new object()));
+
+        _client.GetStatistics().CommandsSent.ShouldBe(sent);
+        (await _client.ExecuteAsync("ECHO", 1.5m)).AsString().ShouldBe("1.5");
     }
 
     [Fact]

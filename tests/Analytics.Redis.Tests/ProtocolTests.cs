@@ -88,6 +88,47 @@ public class ProtocolTests
         Should.Throw<InvalidDataException>(() => Parse(":12a\r\n"u8.ToArray()));
     }
 
+    [Fact]
+    public void Rejects_arrays_nested_deeper_than_the_limit()
+    {
+        static byte[] Nested(int depth) =>
+            Encoding.ASCII.GetBytes(string.Concat(Enumerable.Repeat("*1\r\n", depth)) + ":7\r\n");
+
+        Parse(Nested(RespParser.MaxDepth)).ToString().ShouldContain("7");
+        Should.Throw<InvalidDataException>(() => Parse(Nested(RespParser.MaxDepth + 1))).Message.ShouldContain("nested");
+
+        // Also while the reply is still incomplete: the connection fails instead of recursing without bound.
+        var deep = Nested(10_000);
+        var partial = new ReadOnlySequence<byte>(deep, 0, deep.Length - 3);
+        Should.Throw<InvalidDataException>(() =>
+        {
+            var reader = new SequenceReader<byte>(partial);
+            RespParser.TryRead(ref reader, out _);
+        });
+    }
+
+    [Fact]
+    public void An_incomplete_large_array_is_scanned_without_allocating()
+    {
+        var wire = Encoding.ASCII.GetBytes(
+            $"*10000\r\n{string.Concat(Enumerable.Range(0, 10_000).Select(i => $"${i.ToString(System.Globalization.CultureInfo.InvariantCulture).Length}\r\n{i}\r\n"))}");
+        var partial = new ReadOnlySequence<byte>(wire, 0, wire.Length - 1);
+
+        TryReadPartial(partial).ShouldBeFalse(); // warm-up
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        TryReadPartial(partial).ShouldBeFalse();
+        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+
+        allocated.ShouldBeLessThan(1024);
+        Parse(wire).AsArray()!.Count.ShouldBe(10_000);
+
+        static bool TryReadPartial(ReadOnlySequence<byte> partial)
+        {
+            var reader = new SequenceReader<byte>(partial);
+            return RespParser.TryRead(ref reader, out _);
+        }
+    }
+
     private static RedisResult Parse(byte[] wire, int splitAt = -1)
     {
         var sequence = splitAt <= 0 ? new ReadOnlySequence<byte>(wire) : TwoSegments(wire, splitAt);

@@ -91,6 +91,59 @@ public class PubSubTests(RedisFixture redis)
     }
 
     [Fact]
+    public async Task A_blocked_handler_drops_the_oldest_messages_reports_them_once_and_keeps_receiving()
+    {
+        await using var client = await redis.ConnectAsync(o => o with { SubscriptionQueueCapacity = 10 });
+        var channel = RedisFixture.UniqueKey("flood");
+        var errors = Channel.CreateUnbounded<RedisErrorEventArgs>();
+        client.ErrorOccurred += (_, e) => errors.Writer.TryWrite(e);
+        var entered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var received = Channel.CreateUnbounded<string>();
+
+        await using var subscription = await client.SubscribeAsync(channel, async m =>
+        {
+            await received.Writer.WriteAsync(m.PayloadAsString(), Ct);
+            if (m.PayloadAsString() == "first")
+            {
+                entered.SetResult();
+                await release.Task;
+            }
+        }, Ct);
+
+        await client.PublishAsync(channel, "first", Ct);
+        await entered.Task.WaitAsync(Wait, Ct);
+        for (var i = 1; i <= 1000; i++)
+        {
+            await client.PublishAsync(channel, $"m{i}", Ct);
+        }
+
+        // The handler holds "first"; of the 1,000 queued behind it only the newest 10 fit.
+        await WaitUntil(() => subscription.DroppedCount == 990);
+        release.SetResult();
+        await client.PublishAsync(channel, "after", Ct);
+
+        var expected = (string[])["first", .. Enumerable.Range(991, 10).Select(i => $"m{i}"), "after"];
+        foreach (var payload in expected)
+        {
+            (await received.Reader.ReadAsync(Ct).AsTask().WaitAsync(Wait, Ct)).ShouldBe(payload);
+        }
+
+        var report = await errors.Reader.ReadAsync(Ct).AsTask().WaitAsync(Wait, Ct);
+        report.Message.ShouldContain("990");
+        errors.Reader.TryRead(out _).ShouldBeFalse("one burst is reported once");
+    }
+
+    [Fact]
+    public async Task Subscribing_after_the_manager_stopped_throws_and_leaves_nothing_running()
+    {
+        var manager = new Internal.SubscriptionManager(_ => { }, () => null, queueCapacity: 10);
+        manager.StopAll();
+
+        await Should.ThrowAsync<ObjectDisposedException>(() => manager.AddAsync("ch", isPattern: false, _ => Task.CompletedTask, Ct));
+    }
+
+    [Fact]
     public async Task A_slow_handler_does_not_delay_other_subscriptions()
     {
         await using var client = await redis.ConnectAsync();
@@ -106,5 +159,15 @@ public class PubSubTests(RedisFixture redis)
 
         (await fast.Reader.ReadAsync(Ct).AsTask().WaitAsync(Wait, Ct)).ShouldBe("still delivered");
         release.SetResult();
+    }
+
+    private static async Task WaitUntil(Func<bool> condition)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+        timeout.CancelAfter(Wait);
+        while (!condition())
+        {
+            await Task.Delay(20, timeout.Token);
+        }
     }
 }

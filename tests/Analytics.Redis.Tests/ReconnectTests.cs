@@ -138,13 +138,75 @@ public class ReconnectTests
     public async Task Commands_pending_when_the_connection_drops_fail_with_RedisConnectionException()
     {
         await using var server = await RedisServerProcess.StartAsync();
-        await using var client = await Connect(server.EndPoint);
+        await using var admin = await Connect(server.EndPoint);
+        await using var client = await Connect($"{server.EndPoint},syncTimeout=30000");
 
-        var blocked = client.ExecuteAsync("BLPOP", RedisFixture.UniqueKey("empty"), 0).AsTask();
+        await admin.ExecuteAsync("CLIENT", "PAUSE", 30_000, "ALL");
+        var blocked = client.PingAsync(Ct).AsTask();
         await WaitUntil(() => client.GetStatistics().PendingCommands == 1);
         await server.KillAsync();
 
         await Should.ThrowAsync<RedisConnectionException>(blocked.WaitAsync(Wait, Ct));
+    }
+
+    [Fact]
+    public async Task A_server_that_stops_answering_is_disconnected_and_the_client_recovers_after_it_resumes()
+    {
+        await using var server = await RedisServerProcess.StartAsync();
+        await using var admin = await Connect(server.EndPoint);
+        await using var client = await Connect($"{server.EndPoint},syncTimeout=200");
+        var lost = new ConcurrentQueue<Exception?>();
+        client.StateChanged += (_, e) =>
+        {
+            if (e is { Role: RedisConnectionRole.Interactive, State: RedisConnectionState.Disconnected })
+            {
+                lost.Enqueue(e.Error);
+            }
+        };
+
+        // Far longer than 2 x syncTimeout: from the client's side the server hangs (as with a half-open connection).
+        await admin.ExecuteAsync("CLIENT", "PAUSE", 3000, "ALL");
+        await Should.ThrowAsync<TimeoutException>(client.PingAsync(Ct).AsTask().WaitAsync(Wait, Ct));
+
+        await WaitUntil(() => !lost.IsEmpty);
+        lost.TryPeek(out var reason).ShouldBeTrue();
+        reason.ShouldBeOfType<RedisConnectionException>().Message.ShouldContain("no reply");
+
+        await WaitUntil(async () =>
+        {
+            try
+            {
+                await client.PingAsync(Ct);
+                return true;
+            }
+            catch (Exception ex) when (ex is TimeoutException or RedisConnectionException)
+            {
+                return false;
+            }
+        });
+        (await client.IncrementAsync(RedisFixture.UniqueKey("n"), cancellationToken: Ct)).ShouldBe(1);
+        client.GetStatistics().Reconnects.ShouldBeGreaterThanOrEqualTo(1);
+    }
+
+    [Fact]
+    public async Task StateChanged_handlers_may_wait_for_other_threads_that_read_the_state()
+    {
+        await using var server = await RedisServerProcess.StartAsync();
+        await using var client = await Connect(server.EndPoint);
+        var handlerOutcome = new TaskCompletionSource<RedisConnectionState>(TaskCreationOptions.RunContinuationsAsynchronously);
+        client.StateChanged += (_, e) =>
+        {
+            if (e.State == RedisConnectionState.Disconnected)
+            {
+                // Blocks on another thread reading State: a deadlock if the event were raised under the state lock.
+                var read = Task.Run(() => client.State);
+                handlerOutcome.TrySetResult(read.Wait(Wait) ? read.Result : RedisConnectionState.Connecting);
+            }
+        };
+
+        await server.KillAsync();
+
+        (await handlerOutcome.Task.WaitAsync(Wait * 2, Ct)).ShouldBe(RedisConnectionState.Disconnected);
     }
 
     [Fact]

@@ -74,6 +74,21 @@ public class RedisOptionsTests
         error.Message.ShouldContain(expectedInMessage, Case.Insensitive);
     }
 
+    [Theory]
+    [InlineData("cache,password=abc,d:e:f")]
+    [InlineData("cache,password=abc,def=ghi")]
+    [InlineData("cache,password=abc,,ssl=def")]
+    [InlineData("cache,PASSWORD=abc, [def")]
+    public void A_password_containing_a_comma_is_never_echoed(string connectionString)
+    {
+        var error = Should.Throw<RedisConfigurationException>(() => RedisOptions.Parse(connectionString));
+
+        error.Message.ShouldContain("after 'password='");
+        error.Message.ShouldNotContain("abc");
+        error.Message.ShouldNotContain("def");
+        error.InnerException.ShouldBeNull();
+    }
+
     [Fact]
     public void ToString_masks_the_password()
     {

@@ -29,6 +29,9 @@ internal ref struct CommandBuilder
 
     public string Name { get; }
 
+    /// <summary>Clears the pooled buffer before returning it, for commands carrying secrets such as AUTH.</summary>
+    public bool ContainsSecret { get; init; }
+
     public readonly ReadOnlySpan<byte> WrittenSpan
     {
         get
@@ -113,12 +116,19 @@ internal ref struct CommandBuilder
             case bool flag:
                 Add(flag ? 1L : 0L);
                 break;
+            case CancellationToken:
+                throw new ArgumentException(
+                    $"A CancellationToken was passed as an argument of {Name}; use the overload taking "
+                    + "(command, args, cancellationToken) to cancel a command.",
+                    nameof(value));
             case IFormattable formattable:
                 Add(formattable.ToString(null, CultureInfo.InvariantCulture));
                 break;
             default:
-                Add(value.ToString() ?? string.Empty);
-                break;
+                throw new ArgumentException(
+                    $"An argument of type {value.GetType()} cannot be sent to Redis as part of {Name}; pass a string, "
+                    + "bytes, a number or another formattable value.",
+                    nameof(value));
         }
     }
 
@@ -128,7 +138,7 @@ internal ref struct CommandBuilder
         _buffer = [];
         if (buffer.Length > 0)
         {
-            ArrayPool<byte>.Shared.Return(buffer);
+            ArrayPool<byte>.Shared.Return(buffer, clearArray: ContainsSecret);
         }
     }
 
@@ -170,7 +180,7 @@ internal ref struct CommandBuilder
 
         var larger = ArrayPool<byte>.Shared.Rent(Math.Max(_buffer.Length * 2, _length + additional));
         _buffer.AsSpan(0, _length).CopyTo(larger);
-        ArrayPool<byte>.Shared.Return(_buffer);
+        ArrayPool<byte>.Shared.Return(_buffer, clearArray: ContainsSecret);
         _buffer = larger;
     }
 }

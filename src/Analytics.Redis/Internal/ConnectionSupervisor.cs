@@ -6,12 +6,16 @@ namespace Analytics.Redis.Internal;
 /// </summary>
 internal sealed class ConnectionSupervisor : IAsyncDisposable
 {
+    // Task.Delay rejects longer delays.
+    private const double MaxDelayMilliseconds = int.MaxValue - 1;
+
     private readonly RedisOptions _options;
     private readonly RedisConnectionRole _role;
     private readonly ClientCounters _counters;
     private readonly Action<RedisResult>? _onPushMessage;
     private readonly Func<RedisConnection, Task>? _afterConnect;
     private readonly Action<RedisConnectionStateChangedEventArgs> _onStateChanged;
+    private readonly Action<RedisErrorEventArgs> _onError;
     private readonly CancellationTokenSource _shutdown = new();
     private readonly Lock _stateLock = new();
     private RedisConnection? _current;
@@ -26,7 +30,8 @@ internal sealed class ConnectionSupervisor : IAsyncDisposable
         ClientCounters counters,
         Action<RedisResult>? onPushMessage,
         Func<RedisConnection, Task>? afterConnect,
-        Action<RedisConnectionStateChangedEventArgs> onStateChanged)
+        Action<RedisConnectionStateChangedEventArgs> onStateChanged,
+        Action<RedisErrorEventArgs> onError)
     {
         _options = options;
         _role = role;
@@ -34,6 +39,7 @@ internal sealed class ConnectionSupervisor : IAsyncDisposable
         _onPushMessage = onPushMessage;
         _afterConnect = afterConnect;
         _onStateChanged = onStateChanged;
+        _onError = onError;
     }
 
     public RedisConnection? Current => Volatile.Read(ref _current);
@@ -56,10 +62,18 @@ internal sealed class ConnectionSupervisor : IAsyncDisposable
         {
             await ConnectOnceAsync(cancellationToken).ConfigureAwait(false);
         }
-        catch (RedisConnectionException ex) when (!throwOnFailure)
+        catch (Exception ex) when (!throwOnFailure && ex is not OperationCanceledException)
         {
-            SetDisconnected(null, ex);
-            StartReconnectLoop();
+            if (ex is not RedisConnectionException)
+            {
+                _onError(new RedisErrorEventArgs($"Connecting the {_role} connection to Redis failed; retrying.", ex));
+            }
+
+            if (Current is null)
+            {
+                SetDisconnected(null, ex);
+                StartReconnectLoop();
+            }
         }
     }
 
@@ -139,7 +153,7 @@ internal sealed class ConnectionSupervisor : IAsyncDisposable
     {
         if (_options.Password is not null)
         {
-            var auth = _options.User is null ? new CommandBuilder("AUTH", 1) : new CommandBuilder("AUTH", 2);
+            var auth = new CommandBuilder("AUTH", _options.User is null ? 1 : 2) { ContainsSecret = true };
             if (_options.User is not null)
             {
                 auth.Add(_options.User);
@@ -187,9 +201,11 @@ internal sealed class ConnectionSupervisor : IAsyncDisposable
             }
 
             _everConnected = true;
-            RaiseStateChanged(RedisConnectionState.Connected, connection.EndPoint, null);
-            return true;
         }
+
+        // Raised outside the lock: a handler that reads State or disposes the client must not deadlock.
+        RaiseStateChanged(RedisConnectionState.Connected, connection.EndPoint, null);
+        return true;
     }
 
     private void OnConnectionClosed(RedisConnection connection, Exception reason)
@@ -211,9 +227,10 @@ internal sealed class ConnectionSupervisor : IAsyncDisposable
 
             _current = null;
             _state = RedisConnectionState.Disconnected;
-            RaiseStateChanged(RedisConnectionState.Disconnected, connection?.EndPoint, reason);
-            return true;
         }
+
+        RaiseStateChanged(RedisConnectionState.Disconnected, connection?.EndPoint, reason);
+        return true;
     }
 
     private void StartReconnectLoop()
@@ -231,19 +248,28 @@ internal sealed class ConnectionSupervisor : IAsyncDisposable
         {
             while (!_shutdown.IsCancellationRequested && Current is null)
             {
-                await Task.Delay(WithJitter(delay), _shutdown.Token).ConfigureAwait(false);
                 try
                 {
+                    await Task.Delay(WithJitter(delay), _shutdown.Token).ConfigureAwait(false);
                     await ConnectOnceAsync(_shutdown.Token).ConfigureAwait(false);
+                    continue;
+                }
+                catch (OperationCanceledException) when (_shutdown.IsCancellationRequested)
+                {
+                    break;
                 }
                 catch (RedisConnectionException)
                 {
-                    delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, _options.ReconnectMaxDelay.Ticks));
+                    // Expected while the server is down; reported through StateChanged already.
                 }
+                catch (Exception ex)
+                {
+                    // Anything else (a failing resubscription, a bug) must not end reconnection for good.
+                    _onError(new RedisErrorEventArgs($"Reconnecting the {_role} connection to Redis failed; retrying.", ex));
+                }
+
+                delay = NextDelay(delay);
             }
-        }
-        catch (OperationCanceledException) when (_shutdown.IsCancellationRequested)
-        {
         }
         finally
         {
@@ -257,9 +283,17 @@ internal sealed class ConnectionSupervisor : IAsyncDisposable
         }
     }
 
-    // Spreads the reconnects of many clients after a server restart.
+    private TimeSpan NextDelay(TimeSpan delay)
+    {
+        var max = Math.Max(_options.ReconnectMaxDelay.Ticks, 0);
+        return TimeSpan.FromTicks(delay.Ticks >= max / 2 ? max : Math.Max(delay.Ticks * 2, 1));
+    }
+
+    // Spreads the reconnects of many clients after a server restart. Clamped to what Task.Delay accepts.
 #pragma warning disable CA5394 // Random is fine for jitter.
-    private static TimeSpan WithJitter(TimeSpan delay) => delay * (0.8 + (Random.Shared.NextDouble() * 0.4));
+    private static TimeSpan WithJitter(TimeSpan delay) =>
+        TimeSpan.FromMilliseconds(Math.Clamp(
+            delay.TotalMilliseconds * (0.8 + (Random.Shared.NextDouble() * 0.4)), 0, MaxDelayMilliseconds));
 #pragma warning restore CA5394
 
     private void RaiseStateChanged(RedisConnectionState state, RedisEndPoint? endPoint, Exception? error) =>

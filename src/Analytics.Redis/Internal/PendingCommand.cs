@@ -94,9 +94,9 @@ internal abstract class PendingCommand(string name, ClientCounters counters)
 internal sealed class PendingCommand<T>(string name, ClientCounters counters, Func<RedisResult, T> map)
     : PendingCommand(name, counters), IValueTaskSource<T>, IValueTaskSource
 {
-    // Replies are set from a CompletionBatch on the thread pool, so continuations may run inline there. Failures
-    // come from timers, cancellation callbacks and the socket reader and are moved to the thread pool instead.
-    private ManualResetValueTaskSourceCore<T> _core;
+    // Replies are set by the socket reader, failures by timers, cancellation callbacks and the reader: callers'
+    // continuations always go to the thread pool, so a slow one can never delay other replies or the reader.
+    private ManualResetValueTaskSourceCore<T> _core = new() { RunContinuationsAsynchronously = true };
 
     public ValueTask<T> AsValueTask() => new(this, _core.Version);
 
@@ -113,9 +113,5 @@ internal sealed class PendingCommand<T>(string name, ClientCounters counters, Fu
 
     protected override void OnReply(in RedisResult reply) => _core.SetResult(map(reply));
 
-    protected override void OnFailed(Exception exception) =>
-        ThreadPool.UnsafeQueueUserWorkItem(
-            static state => state.Command._core.SetException(state.Exception),
-            (Command: this, Exception: exception),
-            preferLocal: false);
+    protected override void OnFailed(Exception exception) => _core.SetException(exception);
 }

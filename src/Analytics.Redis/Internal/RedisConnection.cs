@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.IO.Pipelines;
 using System.Net.Security;
@@ -15,8 +14,20 @@ namespace Analytics.Redis.Internal;
 /// </summary>
 internal sealed class RedisConnection
 {
+    /// <summary>
+    /// Bytes that may wait in the outbound pipe for the socket. Beyond it new commands fail fast instead of queuing
+    /// behind a stalled socket; a single command larger than this is still accepted when nothing else is queued.
+    /// </summary>
+    internal const long MaxQueuedOutboundBytes = 64L * 1024 * 1024;
+
+    /// <summary>
+    /// The connection is closed when its oldest unanswered command has waited this many sync timeouts: the server
+    /// hangs or the TCP connection is half-open, and every later command would time out too.
+    /// </summary>
+    internal const int DeadConnectionTimeouts = 2;
+
     private static readonly PipeOptions s_outboundOptions = new(
-        pauseWriterThreshold: 0, // never block callers inside the lock; timeouts bound what waits
+        pauseWriterThreshold: 0, // never block callers inside the lock; MaxQueuedOutboundBytes bounds the pipe
         minimumSegmentSize: 16 * 1024,
         useSynchronizationContext: false);
 
@@ -30,12 +41,14 @@ internal sealed class RedisConnection
     private readonly Stream _stream;
     private readonly PipeReader _input;
     private readonly Pipe _outbound = new(s_outboundOptions);
-    private readonly ConcurrentQueue<PendingCommand> _pending = new();
+    // Guarded by _writeLock (enqueue with the bytes, so FIFO order equals wire order; dequeue by the reader).
+    private readonly Queue<PendingCommand> _pending = new();
     private readonly Lock _writeLock = new();
     private readonly ClientCounters _counters;
     private readonly Action<RedisResult>? _onPushMessage;
     private readonly Action<RedisConnection, Exception> _onClosed;
     private bool _writeClosed;
+    private long _queuedOutboundBytes;
     private int _closed;
 
     private RedisConnection(
@@ -59,7 +72,16 @@ internal sealed class RedisConnection
 
     public bool IsClosed => Volatile.Read(ref _closed) != 0;
 
-    public int PendingCount => _pending.Count;
+    public int PendingCount
+    {
+        get
+        {
+            lock (_writeLock)
+            {
+                return _pending.Count;
+            }
+        }
+    }
 
     /// <remarks>
     /// <c>onPushMessage</c> is set for subscriber connections: it receives the pub/sub <c>message</c>/<c>pmessage</c>
@@ -136,21 +158,35 @@ internal sealed class RedisConnection
         }
 
         command.RegisterCancellation(cancellationToken);
-        if (!TrySend(command, encoded))
+        switch (TrySend(command, encoded))
         {
-            command.TryFail(new RedisConnectionException($"The connection to Redis at {EndPoint} is closed."));
+            case SendOutcome.Closed:
+                command.TryFail(new RedisConnectionException($"The connection to Redis at {EndPoint} is closed."));
+                break;
+            case SendOutcome.OutboundFull:
+                command.TryFail(new RedisConnectionException(
+                    $"More than {MaxQueuedOutboundBytes / (1024 * 1024)} MB of commands are waiting to be written to Redis at "
+                    + $"{EndPoint}; {command.Name} was not sent."));
+                break;
         }
     }
 
-    private bool TrySend(PendingCommand command, ReadOnlySpan<byte> encoded)
+    private SendOutcome TrySend(PendingCommand command, ReadOnlySpan<byte> encoded)
     {
         lock (_writeLock)
         {
             if (_writeClosed)
             {
-                return false;
+                return SendOutcome.Closed;
             }
 
+            var queued = Volatile.Read(ref _queuedOutboundBytes);
+            if (queued > 0 && queued + encoded.Length > MaxQueuedOutboundBytes)
+            {
+                return SendOutcome.OutboundFull;
+            }
+
+            Interlocked.Add(ref _queuedOutboundBytes, encoded.Length);
             command.QueuedAt = Stopwatch.GetTimestamp();
             _pending.Enqueue(command);
             _outbound.Writer.Write(encoded);
@@ -161,31 +197,55 @@ internal sealed class RedisConnection
         }
 
         _counters.CommandSent();
-        return true;
+        return SendOutcome.Sent;
     }
 
-    /// <summary>Fails the commands that have waited longer than <paramref name="timeout"/> for their reply.</summary>
+    /// <summary>
+    /// Fails the commands that have waited longer than <paramref name="timeout"/> for their reply, and closes the
+    /// connection when the oldest of them has waited <see cref="DeadConnectionTimeouts"/> times as long.
+    /// </summary>
     public void FailTimedOut(TimeSpan timeout)
     {
         var now = Stopwatch.GetTimestamp();
-        foreach (var command in _pending)
+        List<PendingCommand>? expired = null;
+        var dead = false;
+        lock (_writeLock)
         {
-            if (command.IsCompleted)
+            var first = true;
+            foreach (var command in _pending)
             {
-                continue;
-            }
+                var waited = Stopwatch.GetElapsedTime(command.QueuedAt, now);
 
-            // The FIFO is in send order, so the first command still within its time ends the scan.
-            if (Stopwatch.GetElapsedTime(command.QueuedAt, now) < timeout)
-            {
-                break;
-            }
+                // The FIFO is in send order, so the first command still within its time ends the scan.
+                if (waited < timeout)
+                {
+                    break;
+                }
 
+                // The head is the oldest command without a reply, completed early or not.
+                dead |= first && waited >= timeout * DeadConnectionTimeouts;
+                first = false;
+                if (!command.IsCompleted)
+                {
+                    (expired ??= []).Add(command);
+                }
+            }
+        }
+
+        foreach (var command in expired ?? [])
+        {
             if (command.TryFail(new TimeoutException(
                 $"Redis command {command.Name} got no reply from {EndPoint} within {timeout.TotalMilliseconds:0} ms.")))
             {
                 _counters.Timeout();
             }
+        }
+
+        if (dead)
+        {
+            Close(new RedisConnectionException(
+                $"Redis at {EndPoint} sent no reply for {(timeout * DeadConnectionTimeouts).TotalMilliseconds:0} ms; "
+                + "closing the connection to reconnect."));
         }
     }
 
@@ -197,15 +257,18 @@ internal sealed class RedisConnection
             return;
         }
 
+        PendingCommand[] orphans;
         lock (_writeLock)
         {
             _writeClosed = true;
             _outbound.Writer.Complete();
+            orphans = [.. _pending];
+            _pending.Clear();
         }
 
         // Disposing the socket aborts the reader loop's pending receive.
         _socket.Dispose();
-        while (_pending.TryDequeue(out var command))
+        foreach (var command in orphans)
         {
             command.TryFail(new RedisConnectionException(
                 $"The connection to Redis at {EndPoint} was lost before {command.Name} got its reply.", reason));
@@ -229,6 +292,7 @@ internal sealed class RedisConnection
                 }
 
                 await _stream.FlushAsync().ConfigureAwait(false);
+                Interlocked.Add(ref _queuedOutboundBytes, -buffer.Length);
                 reader.AdvanceTo(buffer.End);
                 if (result.IsCompleted)
                 {
@@ -270,48 +334,63 @@ internal sealed class RedisConnection
             reason = ex;
         }
 
-        await _input.CompleteAsync().ConfigureAwait(false);
-        await _stream.DisposeAsync().ConfigureAwait(false);
-        Close(reason);
+        try
+        {
+            await _input.CompleteAsync().ConfigureAwait(false);
+            await _stream.DisposeAsync().ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            // Cleanup of a dead connection; what matters is that Close below runs.
+            Debug.WriteLine($"Disposing the connection to {EndPoint} failed: {ex}");
+        }
+        finally
+        {
+            Close(reason);
+        }
     }
 
     private SequencePosition ProcessReplies(ReadOnlySequence<byte> buffer)
     {
         var reader = new SequenceReader<byte>(buffer);
-        CompletionBatch? completions = null;
-        try
+        while (true)
         {
-            while (true)
+            var attempt = reader;
+            if (!RespParser.TryRead(ref attempt, out var reply))
             {
-                var attempt = reader;
-                if (!RespParser.TryRead(ref attempt, out var reply))
-                {
-                    return reader.Position;
-                }
+                return reader.Position;
+            }
 
-                reader = attempt;
-                if (_onPushMessage is not null && IsPushMessage(reply))
-                {
-                    _onPushMessage(reply);
-                }
-                else if (_pending.TryDequeue(out var command))
-                {
-                    (completions ??= new CompletionBatch()).Add(command, reply);
-                }
-                else
-                {
-                    throw new InvalidDataException($"Redis at {EndPoint} sent a reply no command was waiting for: {reply}.");
-                }
-            }
-        }
-        finally
-        {
-            // Also on a protocol error: these commands are out of the FIFO and must still get their replies.
-            if (completions is not null)
+            reader = attempt;
+            if (_onPushMessage is not null && IsPushMessage(reply))
             {
-                ThreadPool.UnsafeQueueUserWorkItem(completions, preferLocal: false);
+                _onPushMessage(reply);
+            }
+            else if (TryDequeue(out var command))
+            {
+                // Callers' continuations run asynchronously (see PendingCommand), never on this loop.
+                command.SetReply(reply);
+            }
+            else
+            {
+                throw new InvalidDataException($"Redis at {EndPoint} sent a reply no command was waiting for: {reply}.");
             }
         }
+    }
+
+    private bool TryDequeue(out PendingCommand command)
+    {
+        lock (_writeLock)
+        {
+            return _pending.TryDequeue(out command!);
+        }
+    }
+
+    private enum SendOutcome
+    {
+        Sent,
+        Closed,
+        OutboundFull,
     }
 
     private static bool IsPushMessage(in RedisResult reply) =>

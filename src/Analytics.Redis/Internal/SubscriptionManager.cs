@@ -5,19 +5,28 @@ namespace Analytics.Redis.Internal;
 /// SUBSCRIBE/PSUBSCRIBE for everything registered. Registry changes and the matching commands are issued under one
 /// lock, so a concurrent subscribe and unsubscribe of the same channel reach the server in registry order.
 /// </summary>
-internal sealed class SubscriptionManager(Action<RedisErrorEventArgs> reportError, Func<RedisConnection?> currentConnection)
+internal sealed class SubscriptionManager(
+    Action<RedisErrorEventArgs> reportError, Func<RedisConnection?> currentConnection, int queueCapacity)
 {
     private readonly Lock _lock = new();
     private readonly Dictionary<string, RedisSubscription[]> _channels = new(StringComparer.Ordinal);
     private readonly Dictionary<string, RedisSubscription[]> _patterns = new(StringComparer.Ordinal);
+    private bool _stopped;
 
     public async Task<RedisSubscription> AddAsync(
         string channel, bool isPattern, Func<RedisMessage, Task> handler, CancellationToken cancellationToken)
     {
-        var subscription = new RedisSubscription(this, channel, isPattern, handler);
+        var subscription = new RedisSubscription(this, channel, isPattern, handler, queueCapacity);
         ValueTask confirmation;
         lock (_lock)
         {
+            if (_stopped)
+            {
+                // The client was disposed while this subscription was being made: it must not keep running.
+                subscription.Stop();
+                throw new ObjectDisposedException(nameof(RedisClient));
+            }
+
             var registry = isPattern ? _patterns : _channels;
             registry[channel] = registry.TryGetValue(channel, out var existing) ? [.. existing, subscription] : [subscription];
 
@@ -143,12 +152,20 @@ internal sealed class SubscriptionManager(Action<RedisErrorEventArgs> reportErro
     public void ReportHandlerError(RedisSubscription subscription, Exception exception) =>
         reportError(new RedisErrorEventArgs($"The handler of subscription '{subscription.Channel}' failed.", exception));
 
+    public void ReportDropped(RedisSubscription subscription, long dropped)
+    {
+        var message = $"Dropped {dropped} message(s) of subscription '{subscription.Channel}' because its handler fell "
+            + $"behind (queue capacity {queueCapacity}).";
+        reportError(new RedisErrorEventArgs(message, new RedisException(message)));
+    }
+
     /// <summary>Ends delivery on every subscription; used when the client is disposed.</summary>
     public void StopAll()
     {
         RedisSubscription[] all;
         lock (_lock)
         {
+            _stopped = true;
             all = [.. _channels.Values.SelectMany(s => s), .. _patterns.Values.SelectMany(s => s)];
             _channels.Clear();
             _patterns.Clear();
