@@ -1,4 +1,5 @@
 using Analytics.Api.Features.Dev;
+using Analytics.Api.Features.Events;
 using Analytics.Api.Features.Health;
 using Analytics.Api.Features.Identity;
 using Analytics.Api.Features.Users;
@@ -22,6 +23,7 @@ builder.Services.AddTrustedProxies(builder.Configuration);
 builder.Services.AddAuth(builder.Configuration, builder.Environment);
 builder.Services.AddEmail(builder.Configuration);
 builder.Services.AddIdentity(builder.Configuration);
+builder.Services.AddEvents(builder.Configuration);
 
 var app = builder.Build();
 app.UseForwardedHeaders();
@@ -32,6 +34,7 @@ app.MapApiDocuments();
 app.MapHealth();
 app.MapIdentity();
 app.MapUsers();
+app.MapEvents();
 app.MapDevMailbox();
 
 return await app.RunCommandAsync(args);

@@ -1,4 +1,6 @@
+using Analytics.Api.Infrastructure.Auth.ApiKeys;
 using Analytics.Api.Infrastructure.Security;
+using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Options;
@@ -22,7 +24,11 @@ public static class AuthServiceCollectionExtensions
         services.AddSingleton<AccessTokens>();
         services.AddSingleton<SessionGate>();
 
-        services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme).AddJwtBearer();
+        services.AddSingleton<ApiKeyDirectory>();
+        services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme)
+            .AddJwtBearer()
+            .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null)
+            .AddPolicyScheme(ApiKeyAuthenticationHandler.JwtOrApiKey, null, o => o.ForwardDefaultSelector = ApiKeyAuthenticationHandler.SelectScheme);
         services.AddOptions<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme)
             .Configure<IOptions<JwtOptions>>((bearer, jwt) =>
             {
@@ -37,7 +43,8 @@ public static class AuthServiceCollectionExtensions
                 };
             });
         services.AddAuthorizationBuilder()
-            .AddPolicy(Policies.Admin, policy => policy.RequireAuthenticatedUser().RequireRole(Roles.Admin));
+            .AddPolicy(Policies.Admin, policy => policy.RequireAuthenticatedUser().RequireRole(Roles.Admin))
+            .AddPolicy(Policies.UserOrApiKey, policy => policy.AddAuthenticationSchemes(ApiKeyAuthenticationHandler.JwtOrApiKey).RequireAuthenticatedUser());
         return services;
     }
 

@@ -24,6 +24,12 @@ internal sealed partial class ProblemExceptionHandler(IProblemDetailsService pro
         {
             ValidationException validation => Validation(validation),
             BadHttpRequestException badRequest => BadRequest(badRequest),
+            Features.Events.TrackEvent.EventStoreUnavailableException => new ProblemDetails
+            {
+                Status = StatusCodes.Status503ServiceUnavailable,
+                Title = "Events could not be stored.",
+                Detail = "The event store is unavailable right now; nothing was stored. Retry with the same event ids.",
+            },
             _ => null,
         };
 

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
 
 namespace Analytics.Api.Infrastructure.RateLimiting;
 
@@ -11,6 +12,7 @@ public sealed class InProcessRateLimitStore(TimeProvider clock) : IRateLimitStor
     private static readonly TimeSpan SweepEvery = TimeSpan.FromMinutes(1);
 
     private readonly ConcurrentDictionary<string, Window> _windows = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, StrongBox<double>> _theoreticalArrivals = new(StringComparer.Ordinal);
     private long _nextSweepTicks;
 
     public Task<RateLimitDecision> HitAsync(string key, RateLimitRule rule, CancellationToken ct)
@@ -44,8 +46,28 @@ public sealed class InProcessRateLimitStore(TimeProvider clock) : IRateLimitStor
         }
     }
 
+    public Task<RateLimitDecision> HitRateAsync(string key, RateRule rule, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(rule);
+        var now = clock.GetUtcNow();
+        SweepIfDue(now);
+        var nowMs = now.ToUnixTimeMilliseconds();
+        var box = _theoreticalArrivals.GetOrAdd(key, _ => new StrongBox<double>(nowMs));
+        lock (box)
+        {
+            var (allowed, tat, decision) = Gcra.Decide(box.Value, nowMs, rule);
+            if (allowed)
+            {
+                box.Value = tat;
+            }
+
+            return Task.FromResult(decision);
+        }
+    }
+
     public Task ResetAsync(string key, CancellationToken ct)
     {
+        _theoreticalArrivals.TryRemove(key, out _);
         if (_windows.TryRemove(key, out var window))
         {
             lock (window)
@@ -63,6 +85,18 @@ public sealed class InProcessRateLimitStore(TimeProvider clock) : IRateLimitStor
         if (now.UtcTicks < due || Interlocked.CompareExchange(ref _nextSweepTicks, (now + SweepEvery).UtcTicks, due) != due)
         {
             return;
+        }
+
+        // A rate whose theoretical arrival time has passed is back to a full burst: forgetting it changes nothing.
+        foreach (var (key, box) in _theoreticalArrivals)
+        {
+            lock (box)
+            {
+                if (box.Value < now.ToUnixTimeMilliseconds())
+                {
+                    _theoreticalArrivals.TryRemove(new KeyValuePair<string, StrongBox<double>>(key, box));
+                }
+            }
         }
 
         foreach (var (key, window) in _windows)

@@ -1,0 +1,45 @@
+using Analytics.Api.Infrastructure.Auth;
+using Analytics.Api.Infrastructure.OpenApi;
+using Dapper;
+using MediatR;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Npgsql;
+
+namespace Analytics.Api.Features.Events.ApiKeys;
+
+/// <summary><c>GET /api-keys</c>: your keys, newest first, without their secrets.</summary>
+public static class ListApiKeys
+{
+    public sealed record Query(Guid OwnerId) : IRequest<IReadOnlyList<KeyView>>;
+
+    public sealed record KeyView(Guid Id, string Name, string Prefix, DateTimeOffset CreatedAt, DateTimeOffset? LastUsedAt, DateTimeOffset? RevokedAt, bool Revoked);
+
+    internal sealed class Handler(NpgsqlDataSource db) : IRequestHandler<Query, IReadOnlyList<KeyView>>
+    {
+        private const string Sql = """
+            select id as Id, name as Name, public_id as PublicId, created_at as CreatedAt, last_used_at as LastUsedAt, revoked_at as RevokedAt
+            from api_keys where user_id = @OwnerId order by created_at desc
+            """;
+
+        public async Task<IReadOnlyList<KeyView>> Handle(Query request, CancellationToken cancellationToken)
+        {
+            await using var connection = await db.OpenConnectionAsync(cancellationToken);
+            var rows = await connection.QueryAsync<Row>(new CommandDefinition(Sql, new { request.OwnerId }, cancellationToken: cancellationToken));
+            return [.. rows.Select(r => new KeyView(r.Id, r.Name, $"ak_{r.PublicId}", Utc(r.CreatedAt)!.Value, Utc(r.LastUsedAt), Utc(r.RevokedAt), r.RevokedAt is not null))];
+        }
+
+        private static DateTimeOffset? Utc(DateTime? value) => value is null ? null : new DateTimeOffset(DateTime.SpecifyKind(value.Value, DateTimeKind.Utc));
+
+        private sealed record Row(Guid Id, string Name, string PublicId, DateTime CreatedAt, DateTime? LastUsedAt, DateTime? RevokedAt);
+    }
+
+    public static RouteHandlerBuilder Map(IEndpointRouteBuilder api) =>
+        api.MapGet("/api-keys", Endpoint)
+            .WithName("ListApiKeys")
+            .WithSummary("Your API keys: prefix, name, created, last used, revoked.")
+            .ProducesErrors(401)
+            .RequireAuthorization();
+
+    private static async Task<Ok<IReadOnlyList<KeyView>>> Endpoint(IMediator mediator, HttpContext http, CancellationToken ct) =>
+        TypedResults.Ok(await mediator.Send(new Query(CurrentUser.From(http.User)!.Id), ct));
+}

@@ -1,0 +1,58 @@
+namespace Analytics.Api.Features.Events;
+
+public sealed class EventsOptions
+{
+    public const string Section = "Events";
+
+    public int MaxBatchSize { get; set; } = 1000;
+
+    public int MaxPropertyCount { get; set; } = 50;
+
+    public int MaxPropertyKeyLength { get; set; } = 64;
+
+    /// <summary>Longest string value of a property; numbers, booleans and null are always allowed.</summary>
+    public int MaxPropertyValueLength { get; set; } = 1024;
+
+    /// <summary>Sustained events per second per API key, shared by all nodes; over it, 429.</summary>
+    public double ApiKeyRatePerSecond { get; set; } = 1000;
+
+    /// <summary>Events an API key may send at once above the sustained rate.</summary>
+    public int ApiKeyBurst { get; set; } = 2000;
+
+    /// <summary>Events the writer commits in one statement at most.</summary>
+    public int WriterBatchSize { get; set; } = 2000;
+
+    /// <summary>Commits the writer runs concurrently; each groups whatever arrived meanwhile.</summary>
+    public int Writers { get; set; } = 2;
+
+    /// <summary>Events queued for the writers before senders wait.</summary>
+    public int WriterQueueCapacity { get; set; } = 50_000;
+}
+
+public enum EventType
+{
+    PageView,
+    Click,
+    FeatureClick,
+    Login,
+    Custom,
+}
+
+/// <summary>An accepted event, as the live stream and caches learn of it after its commit.</summary>
+public sealed record TrackedEvent(
+    Guid Id,
+    EventType Type,
+    string? Name,
+    DateTimeOffset OccurredAt,
+    DateTimeOffset ReceivedAt,
+    Guid? UserId,
+    Guid? ApiKeyId,
+    Guid OwnerId,
+    string? ExternalUserId,
+    string? SessionId,
+    string? Url,
+    string? Referrer,
+    IReadOnlyDictionary<string, System.Text.Json.JsonElement>? Properties)
+{
+    public const string Topic = "events";
+}

@@ -1,0 +1,255 @@
+using System.Text.Json;
+using Analytics.Api.Features.Identity;
+using Analytics.Api.Infrastructure.Auth;
+using Analytics.Api.Infrastructure.Clients;
+using Analytics.Api.Infrastructure.OpenApi;
+using Analytics.Api.Infrastructure.RateLimiting;
+using Analytics.Api.Infrastructure.Results;
+using FluentValidation;
+using FluentValidation.Results;
+using MediatR;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
+
+namespace Analytics.Api.Features.Events.TrackEvent;
+
+/// <summary>
+/// <c>POST /events</c> and <c>POST /events/batch</c>: events from a signed-in user (JWT; the event is theirs) or a
+/// client app (API key; the event may name an external user). 202 means committed to PostgreSQL. A client
+/// id makes retries idempotent: the retry is answered as the first time and stored once.
+/// </summary>
+public static class TrackEvent
+{
+    public const int MaxNameLength = 100;
+    public const int MaxIdLength = 128;
+    public const int MaxUrlLength = 2048;
+
+    /// <summary>One event as a client sends it.</summary>
+    public sealed record Command(
+        Guid? Id,
+        EventType? Type,
+        string? Name,
+        DateTimeOffset? OccurredAt,
+        string? Url,
+        string? Referrer,
+        Dictionary<string, JsonElement>? Properties,
+        string? SessionId,
+        string? ExternalUserId,
+        string? UtmSource,
+        string? UtmMedium,
+        string? UtmCampaign,
+        string? UtmTerm,
+        string? UtmContent) : IRequest<Result<Accepted>>
+    {
+        internal Caller Caller { get; init; } = null!;
+
+        internal ClientContext Client { get; init; } = null!;
+    }
+
+    public sealed record Accepted(Guid Id, string Status);
+
+    public sealed record Batch(IReadOnlyList<Command>? Events) : IRequest<Result<BatchResult>>
+    {
+        internal Caller Caller { get; init; } = null!;
+
+        internal ClientContext Client { get; init; } = null!;
+    }
+
+    /// <summary>One entry per sent event, in order: <c>accepted</c>, <c>duplicate</c> or <c>rejected</c> with the reasons.</summary>
+    public sealed record BatchResult(int Accepted, int Duplicates, int Rejected, IReadOnlyList<ItemResult> Items);
+
+    public sealed record ItemResult(int Index, Guid? Id, string Status, IReadOnlyDictionary<string, string[]>? Errors);
+
+    internal sealed class Validator : AbstractValidator<Command>
+    {
+        private static readonly EventType[] NamedTypes = [EventType.Click, EventType.FeatureClick, EventType.Custom];
+
+        public Validator(TimeProvider clock, IOptions<EventsOptions> options)
+        {
+            var limits = options.Value;
+            RuleFor(c => c.Type).NotNull().WithMessage("Type is required: page_view, click, feature_click, login or custom.");
+            RuleFor(c => c.Name).NotEmpty().When(c => c.Type is { } type && NamedTypes.Contains(type))
+                .WithMessage("Name is required for click, feature_click and custom events (the feature or event name).");
+            RuleFor(c => c.Name).MaximumLength(MaxNameLength).WithMessage($"Name must have at most {MaxNameLength} characters.")
+                .Must(n => n is null || !n.Any(char.IsControl)).WithMessage("Name must not contain control characters.");
+            RuleFor(c => c.OccurredAt).Must(at => at is null || at <= clock.GetUtcNow().AddHours(24))
+                .WithMessage("occurredAt must not be more than 24 hours in the future.")
+                .Must(at => at is null || at >= clock.GetUtcNow().AddYears(-1))
+                .WithMessage("occurredAt must not be more than 1 year in the past.");
+            RuleFor(c => c.Url).MaximumLength(MaxUrlLength).WithMessage($"Url must have at most {MaxUrlLength} characters.");
+            RuleFor(c => c.Referrer).MaximumLength(MaxUrlLength).WithMessage($"Referrer must have at most {MaxUrlLength} characters.");
+            RuleFor(c => c.SessionId).MaximumLength(MaxIdLength).WithMessage($"SessionId must have at most {MaxIdLength} characters.");
+            RuleFor(c => c.ExternalUserId).MaximumLength(MaxIdLength).WithMessage($"ExternalUserId must have at most {MaxIdLength} characters.");
+            RuleFor(c => c.ExternalUserId).Null().When(c => c.Caller is { ApiKeyId: null })
+                .WithMessage("externalUserId is for API-key clients; a signed-in user's events are theirs.");
+            RuleFor(c => c.UtmSource).OptionalUtm("utmSource");
+            RuleFor(c => c.UtmMedium).OptionalUtm("utmMedium");
+            RuleFor(c => c.UtmCampaign).OptionalUtm("utmCampaign");
+            RuleFor(c => c.UtmTerm).OptionalUtm("utmTerm");
+            RuleFor(c => c.UtmContent).OptionalUtm("utmContent");
+            RuleFor(c => c.Properties).Custom((properties, context) =>
+            {
+                if (properties is null)
+                {
+                    return;
+                }
+
+                if (properties.Count > limits.MaxPropertyCount)
+                {
+                    context.AddFailure($"Properties may have at most {limits.MaxPropertyCount} keys.");
+                }
+
+                foreach (var (key, value) in properties)
+                {
+                    if (key.Length == 0 || key.Length > limits.MaxPropertyKeyLength)
+                    {
+                        context.AddFailure($"Property keys must have 1 to {limits.MaxPropertyKeyLength} characters ('{key[..Math.Min(key.Length, limits.MaxPropertyKeyLength)]}...').");
+                    }
+                    else if (value.ValueKind is JsonValueKind.Object or JsonValueKind.Array)
+                    {
+                        context.AddFailure($"Property '{key}' must be a string, number, boolean or null: properties are flat.");
+                    }
+                    else if (value.ValueKind == JsonValueKind.String && value.GetString()!.Length > limits.MaxPropertyValueLength)
+                    {
+                        context.AddFailure($"Property '{key}' must have at most {limits.MaxPropertyValueLength} characters.");
+                    }
+                }
+            });
+        }
+    }
+
+    internal sealed class BatchValidator : AbstractValidator<Batch>
+    {
+        public BatchValidator(IOptions<EventsOptions> options) =>
+            RuleFor(b => b.Events).NotEmpty().WithMessage("Events is required: a non-empty array of events.")
+                .Must(e => e is null || e.Count <= options.Value.MaxBatchSize).WithMessage($"A batch may hold at most {options.Value.MaxBatchSize} events.");
+    }
+
+    internal sealed class Handler(EventBatchWriter writer, IRateLimitStore limits, IOptions<EventsOptions> options, IValidator<Command> validator, TimeProvider clock)
+        : IRequestHandler<Command, Result<Accepted>>, IRequestHandler<Batch, Result<BatchResult>>
+    {
+        public async Task<Result<Accepted>> Handle(Command request, CancellationToken cancellationToken)
+        {
+            if (await RefusedAsync(request.Caller, 1, cancellationToken) is { } refused)
+            {
+                return refused;
+            }
+
+            var row = ToRow(request, request.Caller, request.Client, clock.GetUtcNow());
+            await writer.WriteAsync([row], cancellationToken);
+
+            // A retry of a stored id gets the answer the first attempt got.
+            return new Accepted(row.Id, "accepted");
+        }
+
+        public async Task<Result<BatchResult>> Handle(Batch request, CancellationToken cancellationToken)
+        {
+            var events = request.Events!;
+            if (await RefusedAsync(request.Caller, events.Count, cancellationToken) is { } refused)
+            {
+                return refused;
+            }
+
+            var now = clock.GetUtcNow();
+            var items = new ItemResult[events.Count];
+            var rows = new List<(int Index, EventRow Row)>();
+            for (var i = 0; i < events.Count; i++)
+            {
+                var item = events[i] is { } e ? e with { Caller = request.Caller, Client = request.Client } : null;
+                var check = item is null ? new ValidationResult([new ValidationFailure("", "The event must be a JSON object.")]) : await validator.ValidateAsync(item, cancellationToken);
+                if (!check.IsValid)
+                {
+                    items[i] = new ItemResult(i, item?.Id, "rejected", check.Errors
+                        .GroupBy(f => JsonNamingPolicy.CamelCase.ConvertName(f.PropertyName))
+                        .ToDictionary(g => g.Key, g => g.Select(f => f.ErrorMessage).ToArray()));
+                    continue;
+                }
+
+                rows.Add((i, ToRow(item!, request.Caller, request.Client, now)));
+            }
+
+            var stored = await writer.WriteAsync([.. rows.Select(r => r.Row)], cancellationToken);
+            for (var j = 0; j < rows.Count; j++)
+            {
+                items[rows[j].Index] = new ItemResult(rows[j].Index, rows[j].Row.Id, stored[j] ? "accepted" : "duplicate", null);
+            }
+
+            return new BatchResult(items.Count(i => i.Status == "accepted"), items.Count(i => i.Status == "duplicate"), items.Count(i => i.Status == "rejected"), items);
+        }
+
+        // One token per event: a batch of 500 costs what 500 single events do.
+        private async Task<Error?> RefusedAsync(Caller caller, int events, CancellationToken ct)
+        {
+            if (caller.ApiKeyId is not { } keyId)
+            {
+                return null;
+            }
+
+            var rule = new RateRule(options.Value.ApiKeyRatePerSecond, options.Value.ApiKeyBurst);
+            for (var i = 0; i < events; i++)
+            {
+                var decision = await limits.HitRateAsync($"ingest:key:{keyId:N}", rule, ct);
+                if (!decision.Allowed)
+                {
+                    return new Error(ErrorKind.TooManyRequests, "rate_limited", "Too many events.", $"This API key may send {options.Value.ApiKeyRatePerSecond:0} events per second (bursts of {options.Value.ApiKeyBurst}); slow down.", decision.RetryAfter)
+                    {
+                        RateLimit = decision,
+                    };
+                }
+            }
+
+            return null;
+        }
+
+        private static EventRow ToRow(Command e, Caller caller, ClientContext client, DateTimeOffset now)
+        {
+            var id = e.Id ?? Guid.CreateVersion7(now);
+            var occurredAt = (e.OccurredAt ?? now).ToUniversalTime();
+            var properties = e.Properties is { Count: > 0 } p ? JsonSerializer.Serialize(p) : null;
+            var type = e.Type!.Value;
+            var name = e.Name?.Trim();
+            var published = new TrackedEvent(id, type, name, occurredAt, now, caller.UserId, caller.ApiKeyId, caller.OwnerId, e.ExternalUserId, e.SessionId, e.Url, e.Referrer, e.Properties);
+            return new EventRow(
+                id, occurredAt, JsonNamingPolicy.SnakeCaseLower.ConvertName(type.ToString()), name, caller.UserId, caller.ApiKeyId, caller.OwnerId,
+                e.ExternalUserId, e.SessionId, e.Url, e.Referrer, properties, client.Ip, client.UserAgent,
+                client.Agent.DeviceType, client.Agent.Browser, client.Agent.Os,
+                e.UtmSource, e.UtmMedium, e.UtmCampaign, e.UtmTerm, e.UtmContent, published);
+        }
+    }
+
+    public static IEndpointRouteBuilder Map(IEndpointRouteBuilder api)
+    {
+        api.MapPost("/events", Single)
+            .WithName("TrackEvent")
+            .WithSummary("Record one event (202 once committed). By JWT or API key.")
+            .WithDescription("A client-supplied id makes retries idempotent. 429 with Retry-After when an API key exceeds its rate.")
+            .WithMetadata(new ApiKeyAcceptedAttribute())
+            .ProducesErrors(400, 401, 413, 415, 429, 503)
+            .RequireAuthorization(Policies.UserOrApiKey);
+        api.MapPost("/events/batch", Many)
+            .WithName("TrackEventBatch")
+            .WithSummary("Record up to 1,000 events (1 MB) at once; each is reported accepted, duplicate or rejected with reasons.")
+            .WithDescription("One bad event does not reject the others. 202 when anything was accepted or was a duplicate; 400 when every event was rejected.")
+            .WithMetadata(new ApiKeyAcceptedAttribute())
+            .ProducesErrors(400, 401, 413, 415, 429, 503)
+            .RequireAuthorization(Policies.UserOrApiKey);
+        return api;
+    }
+
+    private static async Task<Results<Accepted<Accepted>, ProblemHttpResult>> Single(Command command, IMediator mediator, HttpContext http, CancellationToken ct)
+    {
+        var result = await mediator.Send(command with { Caller = Caller.From(http.User), Client = ClientContext.From(http) }, ct);
+        return result.IsSuccess ? TypedResults.Accepted((string?)null, result.Value) : Problems.From(result.Error!, http);
+    }
+
+    private static async Task<Results<Accepted<BatchResult>, BadRequest<BatchResult>, ProblemHttpResult>> Many(Batch batch, IMediator mediator, HttpContext http, CancellationToken ct)
+    {
+        var result = await mediator.Send(batch with { Caller = Caller.From(http.User), Client = ClientContext.From(http) }, ct);
+        if (!result.IsSuccess)
+        {
+            return Problems.From(result.Error!, http);
+        }
+
+        return result.Value!.Rejected == result.Value.Items.Count ? TypedResults.BadRequest(result.Value) : TypedResults.Accepted((string?)null, result.Value);
+    }
+}

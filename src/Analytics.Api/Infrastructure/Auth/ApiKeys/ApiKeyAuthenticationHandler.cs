@@ -1,0 +1,79 @@
+using System.Security.Claims;
+using System.Text.Encodings.Web;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Authentication.JwtBearer;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.Extensions.Options;
+
+namespace Analytics.Api.Infrastructure.Auth.ApiKeys;
+
+/// <summary>Authenticates <c>X-Api-Key: ak_...</c> or <c>Authorization: Bearer ak_...</c> as the app that owns the key.</summary>
+public sealed class ApiKeyAuthenticationHandler(
+    IOptionsMonitor<AuthenticationSchemeOptions> options,
+    ILoggerFactory logger,
+    UrlEncoder encoder,
+    ApiKeyDirectory directory) : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
+{
+    public const string SchemeName = "ApiKey";
+
+    /// <summary>Chooses between the API-key and the JWT scheme by what the request carries.</summary>
+    public const string JwtOrApiKey = "JwtOrApiKey";
+
+    public const string KeyIdClaim = "api_key_id";
+    public const string OwnerClaim = "api_key_owner";
+    private const string Header = "X-Api-Key";
+
+    public static string? KeyFrom(HttpRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        if (request.Headers.TryGetValue(Header, out var header) && header.ToString() is { Length: > 0 } value)
+        {
+            return value;
+        }
+
+        var authorization = request.Headers.Authorization.ToString();
+        return authorization.StartsWith("Bearer " + ApiKeyFormat.Prefix, StringComparison.Ordinal) ? authorization["Bearer ".Length..] : null;
+    }
+
+    public static string SelectScheme(HttpContext context) => KeyFrom(context.Request) is null ? JwtBearerDefaults.AuthenticationScheme : SchemeName;
+
+    protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
+    {
+        var key = KeyFrom(Request);
+        if (key is null)
+        {
+            return AuthenticateResult.NoResult();
+        }
+
+        if (!ApiKeyFormat.TryParse(key, out var publicId, out var secret))
+        {
+            return AuthenticateResult.Fail("The API key is malformed (expected ak_<id>_<secret>).");
+        }
+
+        var record = await directory.FindAsync(publicId, Context.RequestAborted);
+        if (record is null || !ApiKeyFormat.SecretMatches(secret, record.SecretHash))
+        {
+            return AuthenticateResult.Fail("The API key is not valid.");
+        }
+
+        if (record.Revoked)
+        {
+            return AuthenticateResult.Fail("The API key has been revoked.");
+        }
+
+        await directory.TouchAsync(record.Id, Context.RequestAborted);
+        var identity = new ClaimsIdentity([new Claim(KeyIdClaim, record.Id.ToString()), new Claim(OwnerClaim, record.OwnerId.ToString())], SchemeName);
+        return AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), SchemeName));
+    }
+
+    protected override async Task HandleChallengeAsync(AuthenticationProperties properties)
+    {
+        var failure = (await HandleAuthenticateOnceSafeAsync()).Failure;
+        Response.StatusCode = StatusCodes.Status401Unauthorized;
+        await Context.RequestServices.GetRequiredService<IProblemDetailsService>().WriteAsync(new ProblemDetailsContext
+        {
+            HttpContext = Context,
+            ProblemDetails = new ProblemDetails { Status = 401, Title = "Authentication required.", Detail = failure?.Message ?? "Send an API key (X-Api-Key) or a bearer token." },
+        });
+    }
+}

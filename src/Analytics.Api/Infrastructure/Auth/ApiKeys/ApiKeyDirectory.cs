@@ -1,0 +1,66 @@
+using System.Collections.Concurrent;
+using Dapper;
+using Microsoft.Extensions.Caching.Memory;
+using Npgsql;
+
+namespace Analytics.Api.Infrastructure.Auth.ApiKeys;
+
+/// <summary>A stored key as authentication needs it.</summary>
+public sealed record ApiKeyRecord(Guid Id, Guid OwnerId, byte[] SecretHash, bool Revoked);
+
+/// <summary>
+/// Key lookups for every ingestion request. Each node caches a key for at most <see cref="CacheFor"/>, so a
+/// revoked key stops working within that time everywhere without any cross-node message. "Last used" is
+/// written at most once a minute per key and node.
+/// </summary>
+public sealed class ApiKeyDirectory(NpgsqlDataSource db, TimeProvider clock) : IDisposable
+{
+    public static readonly TimeSpan CacheFor = TimeSpan.FromSeconds(5);
+    private static readonly TimeSpan TouchEvery = TimeSpan.FromMinutes(1);
+
+    private const string FindSql = """
+        select id as Id, user_id as OwnerId, secret_hash as SecretHash, revoked_at is not null as Revoked
+        from api_keys where public_id = @PublicId
+        """;
+
+    private const string TouchSql = """
+        update api_keys set last_used_at = @Now
+        where id = @Id and (last_used_at is null or last_used_at < @Now - interval '1 minute')
+        """;
+
+    private readonly MemoryCache _cache = new(new MemoryCacheOptions { SizeLimit = 100_000 });
+    private readonly ConcurrentDictionary<Guid, long> _touched = new();
+
+    public async Task<ApiKeyRecord?> FindAsync(string publicId, CancellationToken ct)
+    {
+        if (_cache.TryGetValue(publicId, out ApiKeyRecord? cached))
+        {
+            return cached;
+        }
+
+        ApiKeyRecord? record;
+        await using (var connection = await db.OpenConnectionAsync(ct))
+        {
+            record = await connection.QuerySingleOrDefaultAsync<ApiKeyRecord>(new CommandDefinition(FindSql, new { PublicId = publicId }, cancellationToken: ct));
+        }
+
+        // Unknown ids are cached too, so a flood of made-up keys does not reach the database each time.
+        _cache.Set(publicId, record, new MemoryCacheEntryOptions { AbsoluteExpirationRelativeToNow = CacheFor, Size = 1 });
+        return record;
+    }
+
+    public async Task TouchAsync(Guid keyId, CancellationToken ct)
+    {
+        var now = clock.GetUtcNow();
+        var last = _touched.GetValueOrDefault(keyId);
+        if (now.UtcTicks - last < TouchEvery.Ticks || !_touched.TryUpdate(keyId, now.UtcTicks, last) && !_touched.TryAdd(keyId, now.UtcTicks))
+        {
+            return;
+        }
+
+        await using var connection = await db.OpenConnectionAsync(ct);
+        await connection.ExecuteAsync(new CommandDefinition(TouchSql, new { Id = keyId, Now = now }, cancellationToken: ct));
+    }
+
+    public void Dispose() => _cache.Dispose();
+}

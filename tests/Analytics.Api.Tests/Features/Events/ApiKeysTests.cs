@@ -1,0 +1,84 @@
+using System.Net;
+using System.Net.Http.Json;
+using Analytics.Api.Tests.Infrastructure;
+
+namespace Analytics.Api.Tests.Features.Events;
+
+public sealed class ApiKeysTests(TestDatabase database) : IAsyncDisposable
+{
+    private readonly ApiFactory _api = new(database);
+
+    public ValueTask DisposeAsync() => _api.DisposeAsync();
+
+    [Fact]
+    public async Task Create_returns_the_key_once_stores_only_its_hash_and_lists_it_without_the_secret()
+    {
+        var client = _api.CreateClient();
+        var user = await client.SignUpAsync(database);
+
+        var created = await client.SendAsync(HttpMethod.Post.Authorized("/api/v1/api-keys", user.AccessToken, new { name = "web app" }));
+
+        created.StatusCode.ShouldBe(HttpStatusCode.Created);
+        var body = await created.JsonAsync();
+        var key = body.GetProperty("key").GetString()!;
+        key.ShouldMatch("^ak_[0-9A-Za-z]{12}_[0-9A-Za-z]{43}$");
+        var id = Guid.Parse(body.GetProperty("id").GetString()!);
+        (await database.ScalarAsync<int>("select octet_length(secret_hash) from api_keys where id = @id", new { id })).ShouldBe(32);
+        var listed = await (await client.SendAsync(HttpMethod.Get.Authorized("/api/v1/api-keys", user.AccessToken))).Content.ReadAsStringAsync();
+        listed.ShouldContain("web app");
+        listed.ShouldContain(key[..15]);
+        listed.ShouldNotContain(key[16..]);
+    }
+
+    [Fact]
+    public async Task A_key_works_as_bearer_or_header_records_last_use_and_stops_after_revocation()
+    {
+        var client = _api.CreateClient();
+        var user = await client.SignUpAsync(database);
+        var created = await (await client.SendAsync(HttpMethod.Post.Authorized("/api/v1/api-keys", user.AccessToken, new { name = "mobile" }))).JsonAsync();
+        var key = created.GetProperty("key").GetString()!;
+        var id = Guid.Parse(created.GetProperty("id").GetString()!);
+
+        (await client.SendAsync(HttpMethod.Post.Authorized("/api/v1/events", key, new { type = "page_view" }))).StatusCode.ShouldBe(HttpStatusCode.Accepted);
+        var viaHeader = new HttpRequestMessage(HttpMethod.Post, new Uri("/api/v1/events", UriKind.Relative)) { Content = JsonContent.Create(new { type = "page_view" }) };
+        viaHeader.Headers.Add("X-Api-Key", key);
+        (await client.SendAsync(viaHeader)).StatusCode.ShouldBe(HttpStatusCode.Accepted);
+        (await database.ScalarAsync<DateTime?>("select last_used_at from api_keys where id = @id", new { id })).ShouldNotBeNull();
+
+        (await client.SendAsync(HttpMethod.Delete.Authorized($"/api/v1/api-keys/{id}", user.AccessToken))).StatusCode.ShouldBe(HttpStatusCode.NoContent);
+
+        HttpStatusCode status = HttpStatusCode.Accepted;
+        for (var i = 0; i < 30 && status != HttpStatusCode.Unauthorized; i++)
+        {
+            await Task.Delay(250);
+            status = (await client.SendAsync(HttpMethod.Post.Authorized("/api/v1/events", key, new { type = "page_view" }))).StatusCode;
+        }
+
+        status.ShouldBe(HttpStatusCode.Unauthorized);
+    }
+
+    [Fact]
+    public async Task Malformed_or_unknown_keys_are_401_with_a_problem_body()
+    {
+        var client = _api.CreateClient();
+
+        foreach (var key in new[] { "ak_nope", "ak_AAAAAAAAAAAA_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" })
+        {
+            var request = new HttpRequestMessage(HttpMethod.Post, new Uri("/api/v1/events", UriKind.Relative)) { Content = JsonContent.Create(new { type = "page_view" }) };
+            request.Headers.Add("X-Api-Key", key);
+            await (await client.SendAsync(request)).ShouldBeProblemAsync(HttpStatusCode.Unauthorized);
+        }
+    }
+
+    [Fact]
+    public async Task Revoking_another_users_key_is_404_and_keys_cannot_manage_keys()
+    {
+        var client = _api.CreateClient();
+        var owner = await client.SignUpAsync(database);
+        var other = await client.SignUpAsync(database);
+        var created = await (await client.SendAsync(HttpMethod.Post.Authorized("/api/v1/api-keys", owner.AccessToken, new { name = "mine" }))).JsonAsync();
+
+        await (await client.SendAsync(HttpMethod.Delete.Authorized($"/api/v1/api-keys/{created.GetProperty("id").GetString()}", other.AccessToken))).ShouldBeProblemAsync(HttpStatusCode.NotFound);
+        (await client.SendAsync(HttpMethod.Get.Authorized("/api/v1/api-keys", created.GetProperty("key").GetString()!))).StatusCode.ShouldBe(HttpStatusCode.Unauthorized);
+    }
+}

@@ -1,0 +1,189 @@
+using System.Net;
+using System.Text.Json;
+using Analytics.Api.Tests.Infrastructure;
+
+namespace Analytics.Api.Tests.Features.Events;
+
+public sealed class TrackEventTests(TestDatabase database) : IAsyncDisposable
+{
+    private readonly ApiFactory _api = new(database);
+
+    public ValueTask DisposeAsync() => _api.DisposeAsync();
+
+    private async Task<(HttpClient Client, SignedIn User, string Key)> AppAsync()
+    {
+        var client = _api.CreateClient();
+        var user = await client.SignUpAsync(database);
+        var created = await (await client.SendAsync(HttpMethod.Post.Authorized("/api/v1/api-keys", user.AccessToken, new { name = "app" }))).JsonAsync();
+        return (client, user, created.GetProperty("key").GetString()!);
+    }
+
+    [Fact]
+    public async Task A_202_means_the_event_is_already_in_its_time_partition_with_server_details()
+    {
+        var (client, user, _) = await AppAsync();
+        var id = Guid.NewGuid();
+        var occurredAt = DateTimeOffset.UtcNow.AddDays(-40);
+
+        var response = await client.SendAsync(HttpMethod.Post.Authorized("/api/v1/events", user.AccessToken, new
+        {
+            id,
+            type = "feature_click",
+            name = "date_filter",
+            occurredAt,
+            url = "https://app.example.com/reports",
+            properties = new { range = "30d", count = 3, pinned = true },
+            utmSource = "mail",
+        }));
+
+        response.StatusCode.ShouldBe(HttpStatusCode.Accepted);
+        (await response.JsonAsync()).GetProperty("id").GetGuid().ShouldBe(id);
+        var stored = (await database.QueryAsync<(string Partition, string Type, string Name, Guid UserId, string Props, string Utm)>(
+            "select tableoid::regclass::text, type, name, user_id, properties::text, utm_source from events where id = @id", new { id })).Single();
+        stored.Partition.ShouldBe($"events_{occurredAt:yyyy_MM}");
+        stored.Type.ShouldBe("feature_click");
+        stored.Name.ShouldBe("date_filter");
+        stored.UserId.ShouldBe(user.UserId);
+        JsonDocument.Parse(stored.Props).RootElement.GetProperty("count").GetInt32().ShouldBe(3);
+        stored.Utm.ShouldBe("mail");
+    }
+
+    [Fact]
+    public async Task A_retry_with_the_same_id_is_answered_the_same_and_stored_once_even_with_another_time()
+    {
+        var (client, _, key) = await AppAsync();
+        var id = Guid.NewGuid();
+
+        var first = await client.SendAsync(HttpMethod.Post.Authorized("/api/v1/events", key, new { id, type = "click", name = "buy", externalUserId = "u-42" }));
+        var retry = await client.SendAsync(HttpMethod.Post.Authorized("/api/v1/events", key, new { id, type = "click", name = "buy", externalUserId = "u-42", occurredAt = DateTimeOffset.UtcNow.AddDays(-3) }));
+
+        first.StatusCode.ShouldBe(HttpStatusCode.Accepted);
+        retry.StatusCode.ShouldBe(HttpStatusCode.Accepted);
+        (await retry.Content.ReadAsStringAsync()).ShouldBe(await first.Content.ReadAsStringAsync());
+        (await database.ScalarAsync<long>("select count(*) from events where id = @id", new { id })).ShouldBe(1);
+        (await database.ScalarAsync<string>("select external_user_id from events where id = @id", new { id })).ShouldBe("u-42");
+    }
+
+    [Fact]
+    public async Task A_batch_reports_each_item_and_stores_the_good_ones()
+    {
+        var (client, user, _) = await AppAsync();
+        var known = Guid.NewGuid();
+        await client.SendAsync(HttpMethod.Post.Authorized("/api/v1/events", user.AccessToken, new { id = known, type = "page_view" }));
+        var fresh = Guid.NewGuid();
+
+        var response = await client.SendAsync(HttpMethod.Post.Authorized("/api/v1/events/batch", user.AccessToken, new
+        {
+            events = new object[]
+            {
+                new { id = fresh, type = "page_view", url = "https://a.example.com" },
+                new { id = known, type = "page_view" },
+                new { type = "feature_click" },
+                new { type = "custom", name = "x", occurredAt = DateTimeOffset.UtcNow.AddYears(-2) },
+                new { type = "custom", name = "y", properties = new { nested = new { no = 1 } } },
+            },
+        }));
+
+        response.StatusCode.ShouldBe(HttpStatusCode.Accepted);
+        var body = await response.JsonAsync();
+        body.GetProperty("accepted").GetInt32().ShouldBe(1);
+        body.GetProperty("duplicates").GetInt32().ShouldBe(1);
+        body.GetProperty("rejected").GetInt32().ShouldBe(3);
+        var items = body.GetProperty("items");
+        items[0].GetProperty("status").GetString().ShouldBe("accepted");
+        items[1].GetProperty("status").GetString().ShouldBe("duplicate");
+        items[2].GetProperty("errors").GetProperty("name")[0].GetString()!.ShouldContain("required");
+        items[3].GetProperty("errors").GetProperty("occurredAt")[0].GetString()!.ShouldContain("1 year");
+        items[4].GetProperty("errors").GetProperty("properties")[0].GetString()!.ShouldContain("flat");
+        (await database.ScalarAsync<long>("select count(*) from events where id = @fresh", new { fresh })).ShouldBe(1);
+    }
+
+    [Fact]
+    public async Task A_batch_with_every_item_rejected_is_400_and_an_oversized_one_is_refused_whole()
+    {
+        var (client, user, _) = await AppAsync();
+
+        var allBad = await client.SendAsync(HttpMethod.Post.Authorized("/api/v1/events/batch", user.AccessToken, new { events = new[] { new { type = "click" } } }));
+        var tooMany = await client.SendAsync(HttpMethod.Post.Authorized("/api/v1/events/batch", user.AccessToken, new { events = Enumerable.Range(0, 1001).Select(_ => new { type = "page_view" }) }));
+        var empty = await client.SendAsync(HttpMethod.Post.Authorized("/api/v1/events/batch", user.AccessToken, new { events = Array.Empty<object>() }));
+
+        allBad.StatusCode.ShouldBe(HttpStatusCode.BadRequest);
+        (await allBad.JsonAsync()).GetProperty("rejected").GetInt32().ShouldBe(1);
+        (await tooMany.ShouldBeProblemAsync(HttpStatusCode.BadRequest)).GetProperty("errors").GetProperty("events")[0].GetString()!.ShouldContain("1000");
+        await empty.ShouldBeProblemAsync(HttpStatusCode.BadRequest);
+    }
+
+    [Theory]
+    [InlineData("""{"type":"teleport"}""", "$.type")]
+    [InlineData("""{"type":"page_view","occurredAt":"yesterday"}""", "$.occurredAt")]
+    [InlineData("""{"type":"page_view","id":"not-a-uuid"}""", "$.id")]
+    public async Task Wrong_types_and_unknown_event_types_are_400(string json, string path)
+    {
+        var (client, user, _) = await AppAsync();
+        var request = HttpMethod.Post.Authorized("/api/v1/events", user.AccessToken);
+        request.Content = new StringContent(json, System.Text.Encoding.UTF8, "application/json");
+
+        (await (await client.SendAsync(request)).ShouldBeProblemAsync(HttpStatusCode.BadRequest)).GetProperty("detail").GetString()!.ShouldContain(path);
+    }
+
+    [Fact]
+    public async Task Field_limits_are_enforced_with_reasons()
+    {
+        var (client, user, _) = await AppAsync();
+
+        var response = await client.SendAsync(HttpMethod.Post.Authorized("/api/v1/events", user.AccessToken, new
+        {
+            type = "custom",
+            name = new string('n', 101),
+            occurredAt = DateTimeOffset.UtcNow.AddDays(2),
+            externalUserId = "only for keys",
+            properties = Enumerable.Range(0, 51).ToDictionary(i => $"k{i}", i => i),
+        }));
+
+        var errors = (await response.ShouldBeProblemAsync(HttpStatusCode.BadRequest)).GetProperty("errors");
+        foreach (var field in new[] { "name", "occurredAt", "externalUserId", "properties" })
+        {
+            errors.TryGetProperty(field, out _).ShouldBeTrue(field);
+        }
+    }
+
+    [Fact]
+    public async Task Without_credentials_it_is_401()
+    {
+        await (await _api.CreateClient().PostAsync(new Uri("/api/v1/events", UriKind.Relative), new StringContent("""{"type":"page_view"}""", System.Text.Encoding.UTF8, "application/json")))
+            .ShouldBeProblemAsync(HttpStatusCode.Unauthorized);
+    }
+
+    [Fact]
+    public async Task An_api_key_over_its_rate_gets_429_with_retry_after()
+    {
+        await using var api = new ApiFactory(database, new Dictionary<string, string?> { ["Events:ApiKeyRatePerSecond"] = "0.1", ["Events:ApiKeyBurst"] = "3" });
+        var client = api.CreateClient();
+        var user = await client.SignUpAsync(database);
+        var key = (await (await client.SendAsync(HttpMethod.Post.Authorized("/api/v1/api-keys", user.AccessToken, new { name = "noisy" }))).JsonAsync()).GetProperty("key").GetString()!;
+
+        var statuses = new List<HttpStatusCode>();
+        HttpResponseMessage last = null!;
+        for (var i = 0; i < 5; i++)
+        {
+            last = await client.SendAsync(HttpMethod.Post.Authorized("/api/v1/events", key, new { type = "page_view" }));
+            statuses.Add(last.StatusCode);
+        }
+
+        statuses.Count(s => s == HttpStatusCode.Accepted).ShouldBe(3);
+        statuses[^1].ShouldBe(HttpStatusCode.TooManyRequests);
+        last.Headers.RetryAfter.ShouldNotBeNull();
+    }
+
+    [Fact]
+    public async Task Many_concurrent_senders_each_get_their_event_committed()
+    {
+        var (client, _, key) = await AppAsync();
+        var ids = Enumerable.Range(0, 200).Select(_ => Guid.NewGuid()).ToArray();
+
+        var responses = await Task.WhenAll(ids.Select(id => client.SendAsync(HttpMethod.Post.Authorized("/api/v1/events", key, new { id, type = "page_view" }))));
+
+        responses.ShouldAllBe(r => r.StatusCode == HttpStatusCode.Accepted);
+        (await database.ScalarAsync<long>("select count(*) from events where id = any(@ids)", new { ids })).ShouldBe(200);
+    }
+}
