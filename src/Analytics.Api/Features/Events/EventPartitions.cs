@@ -5,7 +5,7 @@ namespace Analytics.Api.Features.Events;
 
 /// <summary>
 /// Keeps monthly partitions of <c>events</c> for the whole accepted time range (a year back, a month ahead)
-/// and creates the next ones as time moves on: at start-up and then daily.
+/// and creates the next ones as time moves on: at start-up and then hourly (a no-op once they exist).
 /// </summary>
 internal sealed partial class EventPartitions(NpgsqlDataSource db, TimeProvider clock, ILogger<EventPartitions> logger) : BackgroundService
 {
@@ -13,24 +13,30 @@ internal sealed partial class EventPartitions(NpgsqlDataSource db, TimeProvider 
 
     public override async Task StartAsync(CancellationToken cancellationToken)
     {
-        // Before the service takes traffic: an event must never land in the default partition for lack of its own.
-        await EnsureAsync(cancellationToken);
+        // Before the service takes traffic, so an event does not land in the default partition for lack of its own;
+        // but a database that is down now must not stop the service from starting (readiness reports it).
+        await TryEnsureAsync(cancellationToken);
         await base.StartAsync(cancellationToken);
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        using var timer = new PeriodicTimer(TimeSpan.FromHours(24), clock);
+        using var timer = new PeriodicTimer(TimeSpan.FromHours(1), clock);
         while (await timer.WaitForNextTickAsync(stoppingToken))
         {
-            try
-            {
-                await EnsureAsync(stoppingToken);
-            }
-            catch (NpgsqlException ex)
-            {
-                LogFailed(ex.Message);
-            }
+            await TryEnsureAsync(stoppingToken);
+        }
+    }
+
+    private async Task TryEnsureAsync(CancellationToken ct)
+    {
+        try
+        {
+            await EnsureAsync(ct);
+        }
+        catch (Exception ex) when (ex is NpgsqlException or TimeoutException)
+        {
+            LogFailed(ex.Message);
         }
     }
 
@@ -44,6 +50,6 @@ internal sealed partial class EventPartitions(NpgsqlDataSource db, TimeProvider 
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Creating event partitions failed: {Reason}; retrying tomorrow and at the next start")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Creating event partitions failed: {Reason}; retrying within the hour")]
     private partial void LogFailed(string reason);
 }
