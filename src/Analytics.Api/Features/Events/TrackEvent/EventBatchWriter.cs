@@ -69,11 +69,13 @@ public sealed partial class EventBatchWriter : BackgroundService
     private readonly TimeProvider _clock;
     private readonly EventsOptions _options;
     private readonly ILogger<EventBatchWriter> _logger;
+    private readonly IEventCommitObserver[] _observers;
 
-    public EventBatchWriter(NpgsqlDataSource db, IEventBus bus, TimeProvider clock, IOptions<EventsOptions> options, ILogger<EventBatchWriter> logger)
+    public EventBatchWriter(NpgsqlDataSource db, IEventBus bus, IEnumerable<IEventCommitObserver> observers, TimeProvider clock, IOptions<EventsOptions> options, ILogger<EventBatchWriter> logger)
     {
         _db = db;
         _bus = bus;
+        _observers = [.. observers];
         _clock = clock;
         _options = options.Value;
         _logger = logger;
@@ -158,15 +160,32 @@ public sealed partial class EventBatchWriter : BackgroundService
         }
 
         var published = new List<TrackedEvent>(stored.Count);
-        foreach (var item in batch)
+        var isNew = new bool[batch.Count];
+        for (var i = 0; i < batch.Count; i++)
         {
-            var isNew = stored.Remove(item.Row.Id);
-            if (isNew)
+            isNew[i] = stored.Remove(batch[i].Row.Id);
+            if (isNew[i])
             {
-                published.Add(item.Row.Published with { ReceivedAt = now });
+                published.Add(batch[i].Row.Published with { ReceivedAt = now });
             }
+        }
 
-            item.Done.TrySetResult(isNew);
+        // Before acknowledging: a cache that depends on these events must be stale by the time the 202 arrives.
+        foreach (var observer in _observers)
+        {
+            try
+            {
+                await observer.OnCommittedAsync(published, CancellationToken.None);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                LogObserverFailed(ex, observer.GetType().Name);
+            }
+        }
+
+        for (var i = 0; i < batch.Count; i++)
+        {
+            batch[i].Done.TrySetResult(isNew[i]);
         }
 
         if (published.Count > 0)
@@ -220,6 +239,9 @@ public sealed partial class EventBatchWriter : BackgroundService
     [LoggerMessage(Level = LogLevel.Error, Message = "Storing a batch of {Count} events failed; its senders get 503")]
     private partial void LogCommitFailed(Exception exception, int count);
 
+    [LoggerMessage(Level = LogLevel.Error, Message = "{Observer} failed after an event commit")]
+    private partial void LogObserverFailed(Exception exception, string observer);
+
     [LoggerMessage(Level = LogLevel.Warning, Message = "Publishing {Count} committed events to live streams failed")]
     private partial void LogPublishFailed(Exception exception, int count);
 
@@ -229,6 +251,15 @@ public sealed partial class EventBatchWriter : BackgroundService
 
         public TaskCompletionSource<bool> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
+}
+
+/// <summary>
+/// Told of every committed batch (only the newly stored events) before its senders are acknowledged: for caches
+/// and counters that must reflect an event by the time its 202 arrives. Must be quick; failures are logged.
+/// </summary>
+public interface IEventCommitObserver
+{
+    Task OnCommittedAsync(IReadOnlyList<TrackedEvent> events, CancellationToken ct);
 }
 
 /// <summary>The events could not be committed (PostgreSQL unreachable or failing): nothing was stored, retry later.</summary>
