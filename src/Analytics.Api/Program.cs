@@ -2,6 +2,7 @@ using Analytics.Api.Features.Dev;
 using Analytics.Api.Features.Events;
 using Analytics.Api.Features.Health;
 using Analytics.Api.Features.Identity;
+using Analytics.Api.Features.Reports;
 using Analytics.Api.Features.Users;
 using Analytics.Api.Infrastructure.Auth;
 using Analytics.Api.Infrastructure.Caching;
@@ -24,6 +25,7 @@ builder.Services.AddAuth(builder.Configuration, builder.Environment);
 builder.Services.AddEmail(builder.Configuration);
 builder.Services.AddIdentity(builder.Configuration);
 builder.Services.AddEvents(builder.Configuration);
+builder.Services.AddReports(builder.Configuration);
 
 var app = builder.Build();
 app.UseForwardedHeaders();
@@ -35,6 +37,7 @@ app.MapHealth();
 app.MapIdentity();
 app.MapUsers();
 app.MapEvents();
+app.MapReports();
 app.MapDevMailbox();
 
 return await app.RunCommandAsync(args);

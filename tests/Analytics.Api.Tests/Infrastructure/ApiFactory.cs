@@ -26,6 +26,8 @@ public sealed class ApiFactory(TestDatabase database, IReadOnlyDictionary<string
                 ["SignIn:MaxActivationsPerIp"] = "100000",
                 // Tests read activation links and codes from the outbox, as a mail client would.
                 ["Email:KeepSentBodies"] = "true",
+                // Scheduled jobs on every test node would race the tests' own runs; job tests turn them on.
+                ["Jobs:Enabled"] = "false",
             };
             foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
             {

@@ -59,4 +59,13 @@ public sealed class TestDatabase : IAsyncLifetime
             await command.ExecuteNonQueryAsync();
         }
     }
+
+    /// <summary>The same server, pointed at a database made by <see cref="CreateDatabaseAsync"/> (for numbers no other test touches).</summary>
+    public TestDatabase On(string connectionString) => new(AdminConnectionString, connectionString);
+
+    private TestDatabase(string admin, string connectionString)
+    {
+        AdminConnectionString = admin;
+        ConnectionString = connectionString;
+    }
 }

@@ -1,4 +1,5 @@
 using Analytics.Api.Infrastructure.Auth;
+using Analytics.Api.Infrastructure.Caching;
 
 namespace Analytics.Api.Infrastructure.Activity;
 
@@ -6,8 +7,11 @@ namespace Analytics.Api.Infrastructure.Activity;
 /// What a slice does after committing a change to an account: refresh the caches that describe it (the session
 /// gate, the newest activity). Not cancelled by the caller going away: the change is already durable.
 /// </summary>
-public sealed class CommittedChanges(SessionGate gate, RecentActivity activity)
+public sealed class CommittedChanges(SessionGate gate, RecentActivity activity, ICache cache)
 {
+    /// <summary>Users were added, or changed role or status: dashboards counting users are stale.</summary>
+    public Task UsersCountedAsync() => cache.BumpGenerationAsync(CacheScopes.Dashboard, CancellationToken.None);
+
     public Task ActivityAsync(Guid userId) => activity.ForgetAsync(userId, CancellationToken.None);
 
     public async Task SessionsAsync(Guid userId, params IEnumerable<Guid> sessionIds)
@@ -25,5 +29,6 @@ public sealed class CommittedChanges(SessionGate gate, RecentActivity activity)
     {
         await gate.RecheckUserAsync(userId, CancellationToken.None);
         await ActivityAsync(userId);
+        await UsersCountedAsync();
     }
 }

@@ -24,6 +24,9 @@ public static class DatabaseServiceCollectionExtensions
             {
                 Name = sp.GetRequiredService<PoolStatistics>().PoolName,
             };
+
+            // Day and hour boundaries (date_trunc, date to timestamptz) are UTC whatever the server's default zone.
+            builder.ConnectionStringBuilder.Timezone = "UTC";
             builder.UseLoggerFactory(sp.GetRequiredService<ILoggerFactory>());
             return builder.Build();
         });

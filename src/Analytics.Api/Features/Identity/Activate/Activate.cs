@@ -171,6 +171,10 @@ public static class Activate
             await ActivityLog.WriteAsync(connection, transaction, ActivityEntry.For(user.Id, kind, request.Client, new { method = byToken ? "link" : "code", emailChanged = isEmailChange }), now, cancellationToken);
             await transaction.CommitAsync(cancellationToken);
             await committed.ActivityAsync(user.Id);
+            if (!isEmailChange)
+            {
+                await committed.UsersCountedAsync();
+            }
             return user.ToView();
         }
 

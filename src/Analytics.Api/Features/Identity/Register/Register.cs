@@ -56,7 +56,7 @@ public static class Register
         }
     }
 
-    internal sealed class Handler(NpgsqlDataSource db, IPasswordHasher hasher, Throttle throttle, IOptions<SignInOptions> signIn, IOptions<ActivationOptions> activation, TimeProvider clock)
+    internal sealed class Handler(NpgsqlDataSource db, IPasswordHasher hasher, Throttle throttle, CommittedChanges committed, IOptions<SignInOptions> signIn, IOptions<ActivationOptions> activation, TimeProvider clock)
         : IRequestHandler<Command, Result<UserView>>
     {
         private const string InsertUserSql = $"""
@@ -114,6 +114,7 @@ public static class Register
             await ActivationMail.SendAsync(connection, transaction, row.Id, email, activation.Value, now, cancellationToken);
             await ActivityLog.WriteAsync(connection, transaction, ActivityEntry.For(row.Id, ActivityKind.Registered, request.Client), now, cancellationToken);
             await transaction.CommitAsync(cancellationToken);
+            await committed.UsersCountedAsync();
             return row.ToView();
         }
     }

@@ -1,0 +1,181 @@
+using System.Text.Json;
+using Analytics.Api.Infrastructure.Caching;
+using Analytics.Api.Infrastructure.OpenApi;
+using Analytics.Api.Infrastructure.Results;
+using Dapper;
+using FluentValidation;
+using MediatR;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Npgsql;
+
+namespace Analytics.Api.Features.Reports.DailyReport;
+
+/// <summary>
+/// Daily reports for a UTC day: logins, failed logins, registrations, active users, events by type and the top 10
+/// features, built from the rollups (brought up to date first), stored in PostgreSQL and cached.
+/// The job generates yesterday's and backfills days missed during downtime; an admin can regenerate any day.
+/// </summary>
+public static class DailyReport
+{
+    public const int BackfillDays = 90;
+
+    public sealed record Report(DateOnly Day, long Logins, long FailedLogins, long Registrations, long ActiveUsers, IReadOnlyDictionary<string, long> EventsByType, IReadOnlyList<FeatureCount> TopFeatures, DateTimeOffset GeneratedAt);
+
+    public sealed record FeatureCount(string Feature, long Clicks);
+
+    /// <summary>With <paramref name="Day"/>: regenerate that day. Without: yesterday and every missing day of the last <see cref="BackfillDays"/>.</summary>
+    public sealed record Generate(DateOnly? Day) : IRequest<IReadOnlyList<Report>>;
+
+    /// <summary>What the daily job sends: yesterday's report and any missing ones.</summary>
+    public sealed record Scheduled : IRequest<IReadOnlyList<Report>>;
+
+    public sealed record Get(DateOnly Day) : IRequest<Result<Report>>;
+
+    public sealed record List(DateOnly? From, DateOnly? To) : IRequest<IReadOnlyList<Report>>;
+
+    internal sealed class GenerateValidator : AbstractValidator<Generate>
+    {
+        public GenerateValidator(TimeProvider clock) =>
+            RuleFor(g => g.Day).Must(d => d is null || (d <= DateOnly.FromDateTime(clock.GetUtcNow().UtcDateTime) && d >= DateOnly.FromDateTime(clock.GetUtcNow().UtcDateTime).AddYears(-1)))
+                .WithName("date").WithMessage("The date must be within the last year and not in the future.");
+    }
+
+    internal sealed class ListValidator : AbstractValidator<List>
+    {
+        public ListValidator() =>
+            RuleFor(l => l).Must(l => l.From is null || l.To is null || (l.From <= l.To && l.To.Value.DayNumber - l.From.Value.DayNumber <= 366))
+                .WithName("from").WithMessage("from must not be after to, and the range may span at most 366 days.");
+    }
+
+    internal sealed class Handler(NpgsqlDataSource db, Rollups.Rollups rollups, ICache cache, TimeProvider clock)
+        : IRequestHandler<Generate, IReadOnlyList<Report>>, IRequestHandler<Scheduled, IReadOnlyList<Report>>, IRequestHandler<Get, Result<Report>>, IRequestHandler<List, IReadOnlyList<Report>>
+    {
+        private static readonly TimeSpan CacheFor = TimeSpan.FromHours(24);
+
+        private const string MissingDaysSql = """
+            select d::date from generate_series(@First, @Last, interval '1 day') d
+            where not exists (select 1 from daily_reports r where r.day = d::date)
+            """;
+
+        private const string CountsSql = """
+            select coalesce(sum(value) filter (where metric = 'logins'), 0)::bigint as Logins,
+                   coalesce(sum(value) filter (where metric = 'failed_logins'), 0)::bigint as FailedLogins,
+                   coalesce(sum(value) filter (where metric = 'registrations'), 0)::bigint as Registrations,
+                   (select count(*) from rollup_active_users where day = @Day) as ActiveUsers
+            from rollup_hourly where bucket >= @Start and bucket < @End
+            """;
+
+        private const string EventsByTypeSql = """
+            select dimension as Type, sum(value)::bigint as Count from rollup_hourly
+            where bucket >= @Start and bucket < @End and metric = 'events'
+            group by dimension order by dimension
+            """;
+
+        private const string TopFeaturesSql = """
+            select dimension as Feature, sum(value)::bigint as Clicks from rollup_hourly
+            where bucket >= @Start and bucket < @End and metric = 'feature_clicks'
+            group by dimension order by sum(value) desc, dimension limit 10
+            """;
+
+        private const string SaveSql = """
+            insert into daily_reports (day, report, generated_at) values (@Day, @Report::jsonb, @Now)
+            on conflict (day) do update set report = excluded.report, generated_at = excluded.generated_at
+            """;
+
+        private const string GetSql = "select report::text from daily_reports where day = @Day";
+
+        private const string ListSql = "select report::text from daily_reports where day between @From and @To order by day desc";
+
+        public async Task<IReadOnlyList<Report>> Handle(Generate request, CancellationToken cancellationToken)
+        {
+            await rollups.RunAsync(cancellationToken);
+            var today = DateOnly.FromDateTime(clock.GetUtcNow().UtcDateTime);
+            await using var connection = await db.OpenConnectionAsync(cancellationToken);
+            var days = request.Day is { } day
+                ? [day]
+                : (await connection.QueryAsync<DateTime>(new CommandDefinition(MissingDaysSql, new { First = today.AddDays(-BackfillDays), Last = today.AddDays(-1) }, cancellationToken: cancellationToken)))
+                    .Select(DateOnly.FromDateTime).ToList();
+
+            var reports = new List<Report>();
+            foreach (var d in days)
+            {
+                var report = await BuildAsync(connection, d, cancellationToken);
+                await connection.ExecuteAsync(new CommandDefinition(SaveSql, new { Day = d, Report = JsonSerializer.Serialize(report, Json), Now = report.GeneratedAt }, cancellationToken: cancellationToken));
+                await cache.SetAsync(Key(d), JsonSerializer.SerializeToUtf8Bytes(report, Json), CacheFor, CancellationToken.None);
+                reports.Add(report);
+            }
+
+            return reports;
+        }
+
+        public Task<IReadOnlyList<Report>> Handle(Scheduled request, CancellationToken cancellationToken) => Handle(new Generate(null), cancellationToken);
+
+        public async Task<Result<Report>> Handle(Get request, CancellationToken cancellationToken)
+        {
+            if (await cache.GetAsync(Key(request.Day), cancellationToken) is { } cached)
+            {
+                return JsonSerializer.Deserialize<Report>(cached, Json)!;
+            }
+
+            await using var connection = await db.OpenConnectionAsync(cancellationToken);
+            var json = await connection.ExecuteScalarAsync<string?>(new CommandDefinition(GetSql, new { request.Day }, cancellationToken: cancellationToken));
+            if (json is null)
+            {
+                return new Error(ErrorKind.NotFound, "report_not_found", "No report for that day.", $"There is no report for {request.Day:yyyy-MM-dd} yet; POST .../{request.Day:yyyy-MM-dd}/run generates it.");
+            }
+
+            await cache.SetAsync(Key(request.Day), System.Text.Encoding.UTF8.GetBytes(json), CacheFor, CancellationToken.None);
+            return JsonSerializer.Deserialize<Report>(json, Json)!;
+        }
+
+        public async Task<IReadOnlyList<Report>> Handle(List request, CancellationToken cancellationToken)
+        {
+            var today = DateOnly.FromDateTime(clock.GetUtcNow().UtcDateTime);
+            var to = request.To ?? today;
+            var from = request.From ?? to.AddDays(-30);
+            await using var connection = await db.OpenConnectionAsync(cancellationToken);
+            var rows = await connection.QueryAsync<string>(new CommandDefinition(ListSql, new { From = from, To = to }, cancellationToken: cancellationToken));
+            return [.. rows.Select(r => JsonSerializer.Deserialize<Report>(r, Json)!)];
+        }
+
+        private async Task<Report> BuildAsync(NpgsqlConnection connection, DateOnly day, CancellationToken ct)
+        {
+            var range = new { Day = day, Start = new DateTimeOffset(day.ToDateTime(TimeOnly.MinValue), TimeSpan.Zero), End = new DateTimeOffset(day.AddDays(1).ToDateTime(TimeOnly.MinValue), TimeSpan.Zero) };
+            var counts = await connection.QuerySingleAsync<CountsRow>(new CommandDefinition(CountsSql, range, cancellationToken: ct));
+            var byType = (await connection.QueryAsync<(string Type, long Count)>(new CommandDefinition(EventsByTypeSql, range, cancellationToken: ct))).ToDictionary(r => r.Type, r => r.Count);
+            var top = (await connection.QueryAsync<FeatureCount>(new CommandDefinition(TopFeaturesSql, range, cancellationToken: ct))).ToList();
+            return new Report(day, counts.Logins, counts.FailedLogins, counts.Registrations, counts.ActiveUsers, byType, top, clock.GetUtcNow());
+        }
+
+        private static string Key(DateOnly day) => $"report:daily:{day:yyyy-MM-dd}";
+
+        private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+
+        private sealed record CountsRow(long Logins, long FailedLogins, long Registrations, long ActiveUsers);
+    }
+
+    public static void Map(IEndpointRouteBuilder admin)
+    {
+        admin.MapGet("/reports/daily", ListEndpoint)
+            .WithName("ListDailyReports")
+            .WithSummary("Daily reports between from and to (dates, default the last 30 days), newest first.")
+            .ProducesErrors(400, 401, 403);
+        admin.MapGet("/reports/daily/{date}", GetEndpoint)
+            .WithName("GetDailyReport")
+            .WithSummary("The report of one UTC day (yyyy-MM-dd).")
+            .ProducesErrors(400, 401, 403, 404);
+        admin.MapPost("/reports/daily/{date}/run", RunEndpoint)
+            .WithName("RunDailyReport")
+            .WithSummary("Regenerate the report of one UTC day (idempotent).")
+            .ProducesErrors(400, 401, 403);
+    }
+
+    private static async Task<Ok<IReadOnlyList<Report>>> ListEndpoint(IMediator mediator, CancellationToken ct, DateOnly? from = null, DateOnly? to = null) =>
+        TypedResults.Ok(await mediator.Send(new List(from, to), ct));
+
+    private static async Task<Results<Ok<Report>, ProblemHttpResult>> GetEndpoint(DateOnly date, IMediator mediator, HttpContext http, CancellationToken ct) =>
+        (await mediator.Send(new Get(date), ct)).OkOrProblem(http);
+
+    private static async Task<Ok<Report>> RunEndpoint(DateOnly date, IMediator mediator, CancellationToken ct) =>
+        TypedResults.Ok((await mediator.Send(new Generate(date), ct))[0]);
+}

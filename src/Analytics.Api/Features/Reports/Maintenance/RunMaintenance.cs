@@ -1,0 +1,50 @@
+using Dapper;
+using MediatR;
+using Npgsql;
+
+namespace Analytics.Api.Features.Reports.Maintenance;
+
+/// <summary>
+/// Hourly upkeep: event partitions ahead of time, and removal of what is no longer needed: sessions expired or
+/// revoked for 30 days (with their refresh tokens), spent or expired activation tokens, sent outbox mail after
+/// 7 days, and retry-idempotency ids after 30 days.
+/// </summary>
+public static class RunMaintenance
+{
+    public sealed record Command : IRequest<Result>;
+
+    public sealed record Result(int Partitions, int Sessions, int ActivationTokens, int OutboxMails, int EventIds);
+
+    internal sealed class Handler(NpgsqlDataSource db, TimeProvider clock) : IRequestHandler<Command, Result>
+    {
+        private const string PartitionSql = "select ensure_events_partition(@At)";
+
+        private const string SessionsSql = """
+            delete from sessions where expires_at < @Now - interval '30 days' or revoked_at < @Now - interval '30 days'
+            """;
+
+        private const string ActivationSql = "delete from activation_tokens where expires_at < @Now - interval '1 day' or used_at < @Now - interval '1 day'";
+
+        private const string OutboxSql = "delete from outbox where sent_at < @Now - interval '7 days'";
+
+        private const string EventIdsSql = "delete from event_ids where received_at < @Now - interval '30 days'";
+
+        public async Task<Result> Handle(Command request, CancellationToken cancellationToken)
+        {
+            var now = clock.GetUtcNow();
+            await using var connection = await db.OpenConnectionAsync(cancellationToken);
+            for (var month = 0; month <= 2; month++)
+            {
+                await connection.ExecuteAsync(new CommandDefinition(PartitionSql, new { At = now.AddMonths(month) }, cancellationToken: cancellationToken));
+            }
+
+            var at = new { Now = now };
+            return new Result(
+                3,
+                await connection.ExecuteAsync(new CommandDefinition(SessionsSql, at, cancellationToken: cancellationToken)),
+                await connection.ExecuteAsync(new CommandDefinition(ActivationSql, at, cancellationToken: cancellationToken)),
+                await connection.ExecuteAsync(new CommandDefinition(OutboxSql, at, cancellationToken: cancellationToken)),
+                await connection.ExecuteAsync(new CommandDefinition(EventIdsSql, at, cancellationToken: cancellationToken)));
+        }
+    }
+}

@@ -1,0 +1,39 @@
+using Analytics.Api.Features.Analytics.Dashboard;
+using Analytics.Api.Features.Reports.Maintenance;
+using Analytics.Api.Features.Reports.Rollups;
+using Analytics.Api.Infrastructure.Auth;
+using Analytics.Api.Infrastructure.Jobs;
+using MediatR;
+using Quartz;
+
+namespace Analytics.Api.Features.Reports;
+
+public sealed class RollupJob(IMediator mediator) : CommandJob<RunRollups.Command, Rollups.Rollups.Result>(mediator);
+
+public sealed class DailyReportJob(IMediator mediator) : CommandJob<DailyReport.DailyReport.Scheduled, IReadOnlyList<DailyReport.DailyReport.Report>>(mediator);
+
+public sealed class MaintenanceJob(IMediator mediator) : CommandJob<RunMaintenance.Command, RunMaintenance.Result>(mediator);
+
+public static class ReportsEndpoints
+{
+    /// <summary>The admin's dashboard and reports, and the scheduled jobs that keep their data current.</summary>
+    public static IServiceCollection AddReports(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<DashboardOptions>().Bind(configuration.GetSection(DashboardOptions.Section));
+        services.AddSingleton<Rollups.Rollups>();
+        services.AddJobs(
+            configuration,
+            new ScheduledJob(typeof(RollupJob), "rollups", o => SimpleScheduleBuilder.Create().WithInterval(o.RollupInterval).RepeatForever()),
+            new ScheduledJob(typeof(DailyReportJob), "daily-report", o => CronScheduleBuilder.Create(o.DailyReportCron).InTimeZone(TimeZoneInfo.Utc)),
+            new ScheduledJob(typeof(MaintenanceJob), "maintenance", o => SimpleScheduleBuilder.Create().WithInterval(o.MaintenanceInterval).RepeatForever()));
+        return services;
+    }
+
+    public static IEndpointRouteBuilder MapReports(this IEndpointRouteBuilder app)
+    {
+        var admin = app.MapGroup("/api/v1/admin").WithTags("Admin: dashboard and reports").RequireAuthorization(Policies.Admin);
+        Dashboard.Map(admin);
+        DailyReport.DailyReport.Map(admin);
+        return app;
+    }
+}

@@ -1,0 +1,144 @@
+using Analytics.Api.Infrastructure.Caching;
+using Dapper;
+using MediatR;
+using Npgsql;
+
+namespace Analytics.Api.Features.Reports.Rollups;
+
+/// <summary>
+/// Brings the hourly rollups, the daily active-user sets and the 7-day active-user counts up to date. It finds
+/// the hours touched since it last ran (by arrival time, so late events for old hours are not missed) and
+/// recomputes those hours from the raw rows: running it twice, or after downtime, gives the same result.
+/// </summary>
+public static class RunRollups
+{
+    public sealed record Command : IRequest<Rollups.Result>;
+
+    internal sealed class Handler(Rollups rollups) : IRequestHandler<Command, Rollups.Result>
+    {
+        public Task<Rollups.Result> Handle(Command request, CancellationToken cancellationToken) => rollups.RunAsync(cancellationToken);
+    }
+}
+
+/// <summary>The rollup computation, shared by the rollup job and the daily report (which needs them current).</summary>
+public sealed class Rollups(NpgsqlDataSource db, ICache cache, TimeProvider clock)
+{
+    public const string WatermarkName = "rollups";
+
+    /// <summary>Recent arrivals are re-read each run: a transaction that began before the last run may commit after it.</summary>
+    public static readonly TimeSpan Overlap = TimeSpan.FromMinutes(5);
+
+    public sealed record Result(int HoursRecomputed, int DaysRecomputed, DateTimeOffset Watermark);
+
+    private const string LockSql = "select pg_advisory_xact_lock(hashtext('run_rollups'))";
+
+    private const string WatermarkSql = "select watermark from job_watermarks where name = @Name";
+
+    private const string SaveWatermarkSql = """
+        insert into job_watermarks (name, watermark) values (@Name, @Watermark)
+        on conflict (name) do update set watermark = excluded.watermark
+        """;
+
+    // Every hour with a row that arrived since `from`: events by arrival, account activity and sign-ups by their own time.
+    private const string TouchedHoursSql = """
+        select distinct date_trunc('hour', occurred_at) from events where received_at >= @From
+        union
+        select distinct date_trunc('hour', occurred_at) from activity_log where occurred_at >= @From and kind in ('login', 'login_failed')
+        union
+        select distinct date_trunc('hour', created_at) from users where created_at >= @From
+        """;
+
+    private const string ClearHoursSql = "delete from rollup_hourly where bucket = any(@Hours)";
+
+    private const string RecomputeHoursSql = """
+        with hours as (select unnest(@Hours) as h)
+        insert into rollup_hourly (bucket, metric, role, dimension, value)
+        select h, 'logins', coalesce(u.role, 'none'), '', count(*)
+        from hours join activity_log a on a.kind = 'login' and a.occurred_at >= h and a.occurred_at < h + interval '1 hour'
+        left join users u on u.id = a.user_id
+        group by h, u.role
+        union all
+        select h, 'failed_logins', coalesce(u.role, 'none'), '', count(*)
+        from hours join activity_log a on a.kind = 'login_failed' and a.occurred_at >= h and a.occurred_at < h + interval '1 hour'
+        left join users u on u.id = a.user_id
+        group by h, u.role
+        union all
+        select h, 'registrations', u.role, '', count(*)
+        from hours join users u on u.created_at >= h and u.created_at < h + interval '1 hour'
+        group by h, u.role
+        union all
+        select h, 'events', coalesce(u.role, 'none'), e.type, count(*)
+        from hours join events e on e.occurred_at >= h and e.occurred_at < h + interval '1 hour'
+        left join users u on u.id = e.user_id
+        group by h, u.role, e.type
+        union all
+        select h, 'feature_clicks', coalesce(u.role, 'none'), e.name, count(*)
+        from hours join events e on e.type = 'feature_click' and e.occurred_at >= h and e.occurred_at < h + interval '1 hour'
+        left join users u on u.id = e.user_id
+        where e.name is not null
+        group by h, u.role, e.name
+        """;
+
+    private const string ClearDaysSql = "delete from rollup_active_users where day = any(@Days)";
+
+    private const string RecomputeDaysSql = """
+        with days as (select unnest(@Days) as d)
+        insert into rollup_active_users (day, user_id, role)
+        select distinct on (d, user_id) d, user_id, u.role
+        from (
+            select d, a.user_id from days join activity_log a
+                on a.kind = 'login' and a.occurred_at >= d and a.occurred_at < d + 1 and a.user_id is not null
+            union
+            select d, e.user_id from days join events e
+                on e.occurred_at >= d and e.occurred_at < d + 1 and e.user_id is not null
+        ) active
+        join users u on u.id = active.user_id
+        order by d, user_id
+        """;
+
+    // The trailing 7-day windows ending on each affected day and on today (whose window moves with the clock).
+    private const string RecomputeWindowsSql = """
+        with as_of as (select unnest(@AsOf) as d)
+        insert into rollup_active_window (as_of, days, role, value)
+        select d, 7, coalesce(r.role, 'all'), coalesce(count(distinct r.user_id), 0)
+        from as_of left join rollup_active_users r on r.day > d - 7 and r.day <= d
+        group by grouping sets ((d, r.role), (d))
+        having r.role is not null or grouping(r.role) = 1
+        on conflict (as_of, days, role) do update set value = excluded.value
+        """;
+
+    public async Task<Result> RunAsync(CancellationToken cancellationToken)
+    {
+        var now = clock.GetUtcNow();
+        await using var connection = await db.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        await connection.ExecuteAsync(new CommandDefinition(LockSql, transaction: transaction, cancellationToken: cancellationToken));
+        var last = await connection.ExecuteScalarAsync<DateTime?>(new CommandDefinition(WatermarkSql, new { Name = WatermarkName }, transaction, cancellationToken: cancellationToken));
+        var from = last is null ? DateTimeOffset.UnixEpoch : new DateTimeOffset(DateTime.SpecifyKind(last.Value, DateTimeKind.Utc)) - Overlap;
+
+        var hours = (await connection.QueryAsync<DateTime>(new CommandDefinition(TouchedHoursSql, new { From = from }, transaction, cancellationToken: cancellationToken)))
+            .Select(h => DateTime.SpecifyKind(h, DateTimeKind.Utc)).ToArray();
+        var days = hours.Select(h => DateOnly.FromDateTime(h)).Distinct().ToArray();
+        if (hours.Length > 0)
+        {
+            await connection.ExecuteAsync(new CommandDefinition(ClearHoursSql, new { Hours = hours }, transaction, cancellationToken: cancellationToken));
+            await connection.ExecuteAsync(new CommandDefinition(RecomputeHoursSql, new { Hours = hours }, transaction, cancellationToken: cancellationToken));
+            await connection.ExecuteAsync(new CommandDefinition(ClearDaysSql, new { Days = days }, transaction, cancellationToken: cancellationToken));
+            await connection.ExecuteAsync(new CommandDefinition(RecomputeDaysSql, new { Days = days }, transaction, cancellationToken: cancellationToken));
+        }
+
+        // A changed day moves the windows of the 7 days that follow it, and today's window always moves.
+        var today = DateOnly.FromDateTime(now.UtcDateTime);
+        var asOf = days.SelectMany(d => Enumerable.Range(0, 7).Select(d.AddDays)).Where(d => d <= today).Append(today).Distinct().ToArray();
+        await connection.ExecuteAsync(new CommandDefinition(RecomputeWindowsSql, new { AsOf = asOf }, transaction, cancellationToken: cancellationToken));
+        await connection.ExecuteAsync(new CommandDefinition(SaveWatermarkSql, new { Name = WatermarkName, Watermark = now }, transaction, cancellationToken: cancellationToken));
+        await transaction.CommitAsync(cancellationToken);
+
+        if (hours.Length > 0)
+        {
+            await cache.BumpGenerationAsync(CacheScopes.Dashboard, CancellationToken.None);
+        }
+
+        return new Result(hours.Length, days.Length, now);
+    }
+}

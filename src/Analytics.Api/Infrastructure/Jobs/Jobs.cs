@@ -1,0 +1,88 @@
+using MediatR;
+using Microsoft.Extensions.Options;
+using Npgsql;
+using Quartz;
+
+namespace Analytics.Api.Infrastructure.Jobs;
+
+/// <summary>
+/// A scheduled job is thin: it sends one command through the mediator and nothing else, so the work itself is
+/// a normal, tested handler. Jobs never overlap themselves, on this node or any other.
+/// </summary>
+[DisallowConcurrentExecution]
+public abstract class CommandJob<TCommand, TResult>(IMediator mediator) : IJob
+    where TCommand : IRequest<TResult>, new()
+{
+    public async ValueTask Execute(IJobExecutionContext context, CancellationToken cancellationToken = default) =>
+        await mediator.Send(new TCommand(), cancellationToken);
+}
+
+/// <summary>A job and when it runs; the schedule is read from <see cref="JobsOptions"/> when the host starts.</summary>
+public sealed record ScheduledJob(Type JobType, string Name, Func<JobsOptions, IScheduleBuilder> Schedule);
+
+public static class JobsServiceCollectionExtensions
+{
+    /// <summary>
+    /// Quartz with the PostgreSQL AdoJobStore in clustered mode (its tables come from db/migrations), on the
+    /// service's own NpgsqlDataSource: with N nodes each trigger fires on exactly one of them.
+    /// </summary>
+    public static IServiceCollection AddJobs(this IServiceCollection services, IConfiguration configuration, params ScheduledJob[] jobs)
+    {
+        ArgumentNullException.ThrowIfNull(jobs);
+        services.AddOptions<JobsOptions>().Bind(configuration.GetSection(JobsOptions.Section));
+        services.AddQuartz(q =>
+        {
+            q.ConfigureScheduler(s => s.GenerateInstanceId = true);
+            q.UsePersistentStore(store =>
+            {
+                store.UsePostgres(source => source.DataSourceFactory = sp => sp.GetRequiredService<NpgsqlDataSource>());
+                store.UseSystemTextJsonSerializer(_ => { });
+                store.UseClustering(cluster => cluster.CheckinInterval = TimeSpan.FromSeconds(10));
+            });
+        });
+        foreach (var job in jobs)
+        {
+            services.AddTransient(job.JobType);
+        }
+
+        services.AddSingleton(jobs);
+        services.AddHostedService<JobScheduler>();
+        return services;
+    }
+}
+
+/// <summary>Starts the clustered scheduler when jobs are enabled, stating each job's trigger (replacing the stored one).</summary>
+internal sealed partial class JobScheduler(ISchedulerFactory factory, ScheduledJob[] jobs, IOptions<JobsOptions> options, ILogger<JobScheduler> logger) : IHostedService
+{
+    private IScheduler? _scheduler;
+
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        if (!options.Value.Enabled)
+        {
+            return;
+        }
+
+        _scheduler = await factory.GetScheduler(cancellationToken);
+        foreach (var job in jobs)
+        {
+            var detail = JobBuilder.Create().OfType(job.JobType).WithIdentity(job.Name).StoreDurably().Build();
+            var trigger = TriggerBuilder.Create().WithIdentity(job.Name).WithSchedule(job.Schedule(options.Value)).StartNow().Build();
+            await _scheduler.ScheduleJob(detail, [trigger], ScheduleJobOptions.Replacing, cancellationToken);
+        }
+
+        await _scheduler.Start(cancellationToken);
+        LogStarted(jobs.Length, _scheduler.SchedulerInstanceId);
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        if (_scheduler is not null)
+        {
+            await _scheduler.Shutdown(waitForJobsToComplete: true, cancellationToken);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Clustered scheduler started with {Count} jobs as instance {Instance}")]
+    private partial void LogStarted(int count, string instance);
+}
