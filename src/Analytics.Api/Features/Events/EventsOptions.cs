@@ -27,6 +27,12 @@ public sealed class EventsOptions
 
     /// <summary>Events queued for the writers before senders wait.</summary>
     public int WriterQueueCapacity { get; set; } = 50_000;
+
+    /// <summary>Events buffered per live subscriber; one that falls further behind loses its oldest.</summary>
+    public int LiveBufferSize { get; set; } = 1000;
+
+    /// <summary>Silence after which an SSE stream gets a keep-alive comment, so proxies keep it open.</summary>
+    public TimeSpan LiveHeartbeat { get; set; } = TimeSpan.FromSeconds(15);
 }
 
 public enum EventType

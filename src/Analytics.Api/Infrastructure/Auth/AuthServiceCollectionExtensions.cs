@@ -37,6 +37,7 @@ public static class AuthServiceCollectionExtensions
                 bearer.TokenValidationParameters = AccessTokens.ValidationParameters(jwt.Value);
                 bearer.Events = new JwtBearerEvents
                 {
+                    OnMessageReceived = TakeTokenFromQuery,
                     OnTokenValidated = CheckSessionAsync,
                     OnChallenge = WriteChallengeAsync,
                     OnForbidden = WriteForbiddenAsync,
@@ -46,6 +47,18 @@ public static class AuthServiceCollectionExtensions
             .AddPolicy(Policies.Admin, policy => policy.RequireAuthenticatedUser().RequireRole(Roles.Admin))
             .AddPolicy(Policies.UserOrApiKey, policy => policy.AddAuthenticationSchemes(ApiKeyAuthenticationHandler.JwtOrApiKey).RequireAuthenticatedUser());
         return services;
+    }
+
+    private static Task TakeTokenFromQuery(MessageReceivedContext context)
+    {
+        if (string.IsNullOrEmpty(context.Request.Headers.Authorization)
+            && CredentialsInQueryAttribute.From(context.Request, CredentialsInQueryAttribute.AccessToken) is { } token
+            && !token.StartsWith(ApiKeyFormat.Prefix, StringComparison.Ordinal))
+        {
+            context.Token = token;
+        }
+
+        return Task.CompletedTask;
     }
 
     private static async Task CheckSessionAsync(TokenValidatedContext context)

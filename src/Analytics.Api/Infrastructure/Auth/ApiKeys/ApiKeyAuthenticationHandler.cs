@@ -7,7 +7,10 @@ using Microsoft.Extensions.Options;
 
 namespace Analytics.Api.Infrastructure.Auth.ApiKeys;
 
-/// <summary>Authenticates <c>X-Api-Key: ak_...</c> or <c>Authorization: Bearer ak_...</c> as the app that owns the key.</summary>
+/// <summary>
+/// Authenticates <c>X-Api-Key: ak_...</c> or <c>Authorization: Bearer ak_...</c> (on the live streams also
+/// <c>?api_key=ak_...</c> or <c>?access_token=ak_...</c>) as the app that owns the key.
+/// </summary>
 public sealed class ApiKeyAuthenticationHandler(
     IOptionsMonitor<AuthenticationSchemeOptions> options,
     ILoggerFactory logger,
@@ -32,7 +35,19 @@ public sealed class ApiKeyAuthenticationHandler(
         }
 
         var authorization = request.Headers.Authorization.ToString();
-        return authorization.StartsWith("Bearer " + ApiKeyFormat.Prefix, StringComparison.Ordinal) ? authorization["Bearer ".Length..] : null;
+        if (authorization.StartsWith("Bearer " + ApiKeyFormat.Prefix, StringComparison.Ordinal))
+        {
+            return authorization["Bearer ".Length..];
+        }
+
+        if (authorization.Length > 0)
+        {
+            return null;
+        }
+
+        // SignalR clients send what their access-token factory returns as access_token: an API key may come that way.
+        return CredentialsInQueryAttribute.From(request, CredentialsInQueryAttribute.ApiKey)
+            ?? (CredentialsInQueryAttribute.From(request, CredentialsInQueryAttribute.AccessToken) is { } token && token.StartsWith(ApiKeyFormat.Prefix, StringComparison.Ordinal) ? token : null);
     }
 
     public static string SelectScheme(HttpContext context) => KeyFrom(context.Request) is null ? JwtBearerDefaults.AuthenticationScheme : SchemeName;

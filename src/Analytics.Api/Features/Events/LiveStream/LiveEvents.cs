@@ -1,0 +1,213 @@
+using System.Collections.Immutable;
+using System.Text.Json;
+using System.Threading.Channels;
+using Analytics.Api.Infrastructure.Auth;
+using Analytics.Api.Infrastructure.Messaging;
+using Microsoft.Extensions.Options;
+
+namespace Analytics.Api.Features.Events.LiveStream;
+
+/// <summary>
+/// This node's fan-out of committed events to its live subscribers (SSE streams and hub connections). It subscribes
+/// once to the event bus, which carries the events accepted on every node, and hands each event to the subscribers
+/// of its audiences: admins, the user it belongs to, the API key that sent it. Every subscriber has a bounded buffer
+/// that drops its oldest event when full, so a slow reader skips ahead and never slows ingestion.
+/// </summary>
+public sealed class LiveEvents(IEventBus bus, IHostApplicationLifetime lifetime, IOptions<EventsOptions> options) : IHostedService
+{
+    private readonly Lock _gate = new();
+    private ImmutableDictionary<Audience, ImmutableList<LiveSubscription>> _audiences = ImmutableDictionary<Audience, ImmutableList<LiveSubscription>>.Empty;
+    private IDisposable? _busSubscription;
+    private CancellationTokenRegistration _onStopping;
+    private bool _stopping;
+
+    /// <summary>Subscribes <paramref name="viewer"/> to the events it may see that match <paramref name="filter"/>; dispose to leave.</summary>
+    public LiveSubscription Subscribe(Caller viewer, LiveFilter filter)
+    {
+        ArgumentNullException.ThrowIfNull(viewer);
+        var subscription = new LiveSubscription(this, Audience.Of(viewer), filter, options.Value.LiveBufferSize);
+        lock (_gate)
+        {
+            if (_stopping)
+            {
+                subscription.Complete();
+                return subscription;
+            }
+
+            _audiences = _audiences.SetItem(subscription.Audience, _audiences.GetValueOrDefault(subscription.Audience, []).Add(subscription));
+        }
+
+        return subscription;
+    }
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        _busSubscription = bus.Subscribe<List<TrackedEvent>>(TrackedEvent.Topic, Deliver);
+        // Open streams would hold a graceful shutdown until its timeout; ending them lets their requests complete.
+        _onStopping = lifetime.ApplicationStopping.Register(EndAll);
+        return Task.CompletedTask;
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        _busSubscription?.Dispose();
+        await _onStopping.DisposeAsync();
+        EndAll();
+    }
+
+    internal void Remove(LiveSubscription subscription)
+    {
+        lock (_gate)
+        {
+            if (_audiences.TryGetValue(subscription.Audience, out var list))
+            {
+                list = list.Remove(subscription);
+                _audiences = list.IsEmpty ? _audiences.Remove(subscription.Audience) : _audiences.SetItem(subscription.Audience, list);
+            }
+        }
+    }
+
+    // Runs on the bus's delivery loop: only non-blocking writes into the subscribers' buffers.
+    private Task Deliver(List<TrackedEvent> events)
+    {
+        var audiences = Volatile.Read(ref _audiences);
+        if (audiences.IsEmpty)
+        {
+            return Task.CompletedTask;
+        }
+
+        foreach (var e in events)
+        {
+            Offer(audiences, Audience.Admins, e);
+            if (e.UserId is { } userId)
+            {
+                Offer(audiences, new Audience(AudienceKind.User, userId), e);
+            }
+
+            if (e.ApiKeyId is { } keyId)
+            {
+                Offer(audiences, new Audience(AudienceKind.ApiKey, keyId), e);
+            }
+        }
+
+        return Task.CompletedTask;
+    }
+
+    private static void Offer(ImmutableDictionary<Audience, ImmutableList<LiveSubscription>> audiences, Audience audience, TrackedEvent e)
+    {
+        if (audiences.TryGetValue(audience, out var subscribers))
+        {
+            foreach (var subscriber in subscribers)
+            {
+                subscriber.Offer(e);
+            }
+        }
+    }
+
+    private void EndAll()
+    {
+        ImmutableDictionary<Audience, ImmutableList<LiveSubscription>> ended;
+        lock (_gate)
+        {
+            _stopping = true;
+            ended = _audiences;
+            _audiences = ImmutableDictionary<Audience, ImmutableList<LiveSubscription>>.Empty;
+        }
+
+        foreach (var subscription in ended.Values.SelectMany(s => s))
+        {
+            subscription.Complete();
+        }
+    }
+}
+
+/// <summary>One live subscriber's view: its buffered events, oldest first, until it is disposed or the node stops.</summary>
+public sealed class LiveSubscription : IDisposable
+{
+    private readonly LiveEvents _owner;
+    private readonly Channel<TrackedEvent> _events;
+
+    internal LiveSubscription(LiveEvents owner, Audience audience, LiveFilter filter, int capacity)
+    {
+        _owner = owner;
+        Audience = audience;
+        Filter = filter;
+        _events = Channel.CreateBounded<TrackedEvent>(new BoundedChannelOptions(Math.Max(1, capacity))
+        {
+            FullMode = BoundedChannelFullMode.DropOldest,
+            SingleReader = true,
+        });
+    }
+
+    public LiveFilter Filter { get; }
+
+    /// <summary>Completes when the subscription ends.</summary>
+    public ChannelReader<TrackedEvent> Events => _events.Reader;
+
+    internal Audience Audience { get; }
+
+    public void Dispose()
+    {
+        _owner.Remove(this);
+        Complete();
+    }
+
+    internal void Offer(TrackedEvent e)
+    {
+        if (Filter.Matches(e))
+        {
+            _events.Writer.TryWrite(e);
+        }
+    }
+
+    internal void Complete() => _events.Writer.TryComplete();
+}
+
+/// <summary>Which events a subscriber wants: of one type, with one name, or both; null matches anything.</summary>
+public sealed record LiveFilter(EventType? Type, string? Name)
+{
+    public static readonly LiveFilter Everything = new(null, null);
+
+    public bool Matches(TrackedEvent e)
+    {
+        ArgumentNullException.ThrowIfNull(e);
+        return (Type is null || e.Type == Type) && (Name is null || string.Equals(e.Name, Name, StringComparison.Ordinal));
+    }
+
+    /// <summary>Reads an event type as clients write it (<c>page_view</c>).</summary>
+    public static bool TryParseType(string value, out EventType type)
+    {
+        foreach (var candidate in Enum.GetValues<EventType>())
+        {
+            if (string.Equals(JsonNamingPolicy.SnakeCaseLower.ConvertName(candidate.ToString()), value, StringComparison.Ordinal))
+            {
+                type = candidate;
+                return true;
+            }
+        }
+
+        type = default;
+        return false;
+    }
+}
+
+internal enum AudienceKind
+{
+    Admins,
+    User,
+    ApiKey,
+}
+
+/// <summary>Who an event is shown to: every admin, the user it belongs to, the API key that sent it.</summary>
+internal readonly record struct Audience(AudienceKind Kind, Guid Id)
+{
+    public static readonly Audience Admins = new(AudienceKind.Admins, Guid.Empty);
+
+    public static Audience Of(Caller viewer) => viewer switch
+    {
+        { IsAdmin: true } => Admins,
+        { ApiKeyId: { } keyId } => new Audience(AudienceKind.ApiKey, keyId),
+        { UserId: { } userId } => new Audience(AudienceKind.User, userId),
+        _ => throw new InvalidOperationException("A caller that is neither a user nor an API key."),
+    };
+}
