@@ -1,3 +1,4 @@
+using Analytics.Api.Features.Analytics;
 using Analytics.Api.Features.Dev;
 using Analytics.Api.Features.Events;
 using Analytics.Api.Features.Health;
@@ -24,6 +25,7 @@ builder.Services.AddAuth(builder.Configuration, builder.Environment);
 builder.Services.AddEmail(builder.Configuration);
 builder.Services.AddIdentity(builder.Configuration);
 builder.Services.AddEvents(builder.Configuration);
+builder.Services.AddAnalytics();
 
 var app = builder.Build();
 app.UseForwardedHeaders();
@@ -35,6 +37,7 @@ app.MapHealth();
 app.MapIdentity();
 app.MapUsers();
 app.MapEvents();
+app.MapAnalytics();
 app.MapDevMailbox();
 
 return await app.RunCommandAsync(args);

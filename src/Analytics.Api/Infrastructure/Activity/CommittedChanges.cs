@@ -1,14 +1,19 @@
 using Analytics.Api.Infrastructure.Auth;
+using Analytics.Api.Infrastructure.Caching;
 
 namespace Analytics.Api.Infrastructure.Activity;
 
 /// <summary>
 /// What a slice does after committing a change to an account: refresh the caches that describe it (the session
-/// gate, the newest activity). Not cancelled by the caller going away: the change is already durable.
+/// gate, the newest activity, analytics filtered by profile). Not cancelled by the caller going away: the change is
+/// already durable.
 /// </summary>
-public sealed class CommittedChanges(SessionGate gate, RecentActivity activity)
+public sealed class CommittedChanges(SessionGate gate, RecentActivity activity, AnalyticsGenerations analytics)
 {
     public Task ActivityAsync(Guid userId) => activity.ForgetAsync(userId, CancellationToken.None);
+
+    /// <summary>After a change of age or gender: cached analytics filtered by them describe the old profile.</summary>
+    public Task DemographicsAsync(Guid userId) => analytics.DemographicsChangedAsync(userId);
 
     public async Task SessionsAsync(Guid userId, params IEnumerable<Guid> sessionIds)
     {
