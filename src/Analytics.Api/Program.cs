@@ -1,3 +1,4 @@
+using Analytics.Api.Features.Analytics;
 using Analytics.Api.Features.Dev;
 using Analytics.Api.Features.Events;
 using Analytics.Api.Features.Health;
@@ -26,6 +27,7 @@ builder.Services.AddEmail(builder.Configuration);
 builder.Services.AddIdentity(builder.Configuration);
 builder.Services.AddEvents(builder.Configuration);
 builder.Services.AddReports(builder.Configuration);
+builder.Services.AddAnalytics();
 
 var app = builder.Build();
 app.UseForwardedHeaders();
@@ -38,6 +40,7 @@ app.MapIdentity();
 app.MapUsers();
 app.MapEvents();
 app.MapReports();
+app.MapAnalytics();
 app.MapDevMailbox();
 
 return await app.RunCommandAsync(args);

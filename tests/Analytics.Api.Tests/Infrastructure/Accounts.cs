@@ -44,20 +44,27 @@ public static partial class Accounts
     }
 
     /// <summary>The newest activation mail of <paramref name="email"/>: its link token and code.</summary>
-    public static async Task<(string Token, string Code)> ActivationMailAsync(this TestDatabase database, string email)
+    public static Task<(string Token, string Code)> ActivationMailAsync(this TestDatabase database, string email) => ActivationMailAsync(database.ConnectionString, email);
+
+    /// <summary>The same, in the database <paramref name="connectionString"/> names (a fresh one a test created).</summary>
+    public static async Task<(string Token, string Code)> ActivationMailAsync(string connectionString, string email)
     {
-        await using var dataSource = NpgsqlDataSource.Create(database.ConnectionString);
+        await using var dataSource = NpgsqlDataSource.Create(connectionString);
         await using var connection = await dataSource.OpenConnectionAsync();
         var body = await connection.QuerySingleAsync<string>("select body from outbox where recipient = @email order by id desc limit 1", new { email });
         return (TokenPattern().Match(body).Groups[1].Value, CodePattern().Match(body).Groups[1].Value);
     }
 
     /// <summary>Registers, activates by link and signs in; returns the login response.</summary>
-    public static async Task<SignedIn> SignUpAsync(this HttpClient client, TestDatabase database, string? email = null, object? profile = null)
+    public static Task<SignedIn> SignUpAsync(this HttpClient client, TestDatabase database, string? email = null, object? profile = null) =>
+        client.SignUpAsync(database.ConnectionString, email, profile);
+
+    /// <summary>The same, for a service on the database <paramref name="connectionString"/> names.</summary>
+    public static async Task<SignedIn> SignUpAsync(this HttpClient client, string connectionString, string? email = null, object? profile = null)
     {
         email ??= NewEmail();
         (await client.RegisterAsync(email, extra: profile)).StatusCode.ShouldBe(HttpStatusCode.Created);
-        var (token, _) = await database.ActivationMailAsync(email);
+        var (token, _) = await ActivationMailAsync(connectionString, email);
         (await client.PostAsJsonAsync(new Uri("/api/v1/auth/activate", UriKind.Relative), new { token })).StatusCode.ShouldBe(HttpStatusCode.OK);
         var login = await client.LoginAsync(email);
         login.StatusCode.ShouldBe(HttpStatusCode.OK);
@@ -71,10 +78,18 @@ public static partial class Accounts
     }
 
     /// <summary>A signed-in admin: signs up, is promoted in the database (test set-up only), and signs in again.</summary>
-    public static async Task<SignedIn> SignUpAdminAsync(this HttpClient client, TestDatabase database)
+    public static Task<SignedIn> SignUpAdminAsync(this HttpClient client, TestDatabase database) => client.SignUpAdminAsync(database.ConnectionString);
+
+    /// <summary>The same, for a service on the database <paramref name="connectionString"/> names.</summary>
+    public static async Task<SignedIn> SignUpAdminAsync(this HttpClient client, string connectionString)
     {
-        var user = await client.SignUpAsync(database);
-        await database.ExecuteAsync("update users set role = 'admin' where id = @UserId", new { user.UserId });
+        var user = await client.SignUpAsync(connectionString);
+        await using (var dataSource = NpgsqlDataSource.Create(connectionString))
+        {
+            await using var connection = await dataSource.OpenConnectionAsync();
+            await connection.ExecuteAsync("update users set role = 'admin' where id = @UserId", new { user.UserId });
+        }
+
         var login = await (await client.LoginAsync(user.Email)).JsonAsync();
         return user with { SessionId = Guid.Parse(login.GetProperty("sessionId").GetString()!), AccessToken = login.GetProperty("accessToken").GetString()!, RefreshToken = login.GetProperty("refreshToken").GetString()! };
     }

@@ -5,14 +5,18 @@ namespace Analytics.Api.Infrastructure.Activity;
 
 /// <summary>
 /// What a slice does after committing a change to an account: refresh the caches that describe it (the session
-/// gate, the newest activity). Not cancelled by the caller going away: the change is already durable.
+/// gate, the newest activity, analytics filtered by profile). Not cancelled by the caller going away: the change is
+/// already durable.
 /// </summary>
-public sealed class CommittedChanges(SessionGate gate, RecentActivity activity, ICache cache)
+public sealed class CommittedChanges(SessionGate gate, RecentActivity activity, AnalyticsGenerations analytics)
 {
     /// <summary>Users were added, or changed role or status: dashboards counting users are stale.</summary>
-    public Task UsersCountedAsync() => cache.BumpGenerationAsync(CacheScopes.Dashboard, CancellationToken.None);
+    public Task UsersCountedAsync() => analytics.BumpAsync([AnalyticsGenerations.Dashboard], CancellationToken.None);
 
     public Task ActivityAsync(Guid userId) => activity.ForgetAsync(userId, CancellationToken.None);
+
+    /// <summary>After a change of age or gender: cached analytics filtered by them describe the old profile.</summary>
+    public Task DemographicsAsync(Guid userId) => analytics.DemographicsChangedAsync(userId);
 
     public async Task SessionsAsync(Guid userId, params IEnumerable<Guid> sessionIds)
     {

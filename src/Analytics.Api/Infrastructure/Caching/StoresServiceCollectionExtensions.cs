@@ -23,6 +23,7 @@ public static class StoresServiceCollectionExtensions
         services.AddSingleton<InProcessRateLimitStore>();
         services.AddSingleton<LocalSubscribers>();
         services.AddSingleton<Throttle>();
+        services.AddSingleton<AnalyticsGenerations>();
 
         // Chosen when first resolved, not here: configuration can still change until the host is built (tests do).
         services.AddSingleton<RedisLink>();

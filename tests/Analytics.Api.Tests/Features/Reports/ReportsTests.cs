@@ -21,7 +21,8 @@ public sealed class ReportsTests(TestDatabase database) : IAsyncLifetime
     {
         var fresh = await database.CreateDatabaseAsync("reports");
         Fresh = database.On(fresh);
-        _api = new ApiFactory(database, new Dictionary<string, string?> { ["ConnectionStrings:Postgres"] = fresh });
+        // In-process stores: cache generations in the shared Redis are bumped by every other test's registrations.
+        _api = new ApiFactory(database, new Dictionary<string, string?> { ["ConnectionStrings:Postgres"] = fresh, ["Redis:ConnectionString"] = "" });
         _client = _api.CreateClient();
 
         // 3 users (1 admin), 4 logins (admin 2, users 1 each), 3 failed logins (2 for u1, 1 unknown e-mail), 5 events.

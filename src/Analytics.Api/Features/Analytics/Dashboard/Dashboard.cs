@@ -54,7 +54,7 @@ public static class Dashboard
         }
     }
 
-    internal sealed class Handler(NpgsqlDataSource db, ICache cache, IOptions<DashboardOptions> options, TimeProvider clock) : IRequestHandler<Query, Response>
+    internal sealed class Handler(NpgsqlDataSource db, ICache cache, AnalyticsGenerations generations, IOptions<DashboardOptions> options, TimeProvider clock) : IRequestHandler<Query, Response>
     {
         private const string TotalUsersSql = "select coalesce(sum(total), 0) from user_counts where @Role is null or role = @Role";
 
@@ -91,7 +91,7 @@ public static class Dashboard
                 return await ComputeAsync(request, role, cancellationToken);
             }
 
-            var generation = await cache.GetGenerationAsync(CacheScopes.Dashboard, cancellationToken);
+            var generation = await generations.CurrentAsync(AnalyticsGenerations.Dashboard, cancellationToken);
             var key = $"dashboard:g{generation}:{request.Role ?? "all"}:{request.Preset}:{request.From?.UtcTicks}:{request.To?.UtcTicks}";
             var (response, fromCache) = await cache.GetOrCreateAsync(key, ttl, ct => ComputeAsync(request, role, ct), cancellationToken);
             return response with { FromCache = fromCache };

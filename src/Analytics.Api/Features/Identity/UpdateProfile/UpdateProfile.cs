@@ -103,6 +103,11 @@ public static class UpdateProfile
             await ActivityLog.WriteAsync(connection, transaction, ActivityEntry.For(userId, ActivityKind.ProfileUpdated, request.Client, new { fields = changed }), now, cancellationToken);
             await transaction.CommitAsync(cancellationToken);
             await committed.ActivityAsync(userId);
+            if (request.Age is not null || request.Gender is not null)
+            {
+                await committed.DemographicsAsync(userId);
+            }
+
             return new Response(row.ToRow().ToView(), row.PendingEmail);
         }
 

@@ -21,7 +21,7 @@ public static class RunRollups
 }
 
 /// <summary>The rollup computation, shared by the rollup job and the daily report (which needs them current).</summary>
-public sealed class Rollups(NpgsqlDataSource db, ICache cache, TimeProvider clock)
+public sealed class Rollups(NpgsqlDataSource db, AnalyticsGenerations generations, TimeProvider clock)
 {
     public const string WatermarkName = "rollups";
 
@@ -136,7 +136,7 @@ public sealed class Rollups(NpgsqlDataSource db, ICache cache, TimeProvider cloc
 
         if (hours.Length > 0)
         {
-            await cache.BumpGenerationAsync(CacheScopes.Dashboard, CancellationToken.None);
+            await generations.BumpAsync([AnalyticsGenerations.Dashboard], CancellationToken.None);
         }
 
         return new Result(hours.Length, days.Length, now);

@@ -1,0 +1,45 @@
+namespace Analytics.Api.Features.Analytics;
+
+/// <summary>
+/// The half-open UTC period <c>[From, To)</c> an analytics answer covers, by event time, and the UTC days it
+/// touches (the points of its daily series).
+/// </summary>
+public readonly record struct ReportingPeriod(DateTimeOffset From, DateTimeOffset To)
+{
+    public const int MaxDays = 366;
+
+    public bool IsOrdered => From <= To;
+
+    public bool IsWithinLimit => To - From <= TimeSpan.FromDays(MaxDays);
+
+    /// <summary>
+    /// The period asked for: a missing end is <paramref name="defaultTo"/>, a missing start is the end minus
+    /// <paramref name="defaultSpan"/>. Defaults are whole minutes or days, so repeated reads share a cache entry.
+    /// </summary>
+    public static ReportingPeriod Resolve(DateTimeOffset? from, DateTimeOffset? to, DateTimeOffset defaultTo, TimeSpan defaultSpan)
+    {
+        var end = (to ?? defaultTo).ToUniversalTime();
+        return new ReportingPeriod((from ?? end - defaultSpan).ToUniversalTime(), end);
+    }
+
+    /// <summary>The end of the minute in progress: "now" that stays the same for a minute.</summary>
+    public static DateTimeOffset EndOfMinute(DateTimeOffset now)
+    {
+        var utc = now.ToUniversalTime();
+        return new DateTimeOffset(utc.Ticks - (utc.Ticks % TimeSpan.TicksPerMinute), TimeSpan.Zero).AddMinutes(1);
+    }
+
+    /// <summary>The end of the UTC day in progress.</summary>
+    public static DateTimeOffset EndOfDay(DateTimeOffset now) => new(now.UtcDateTime.Date.AddDays(1), TimeSpan.Zero);
+
+    /// <summary>Every UTC day from the one holding <see cref="From"/> to the one holding the last instant before <see cref="To"/>.</summary>
+    public IReadOnlyList<DateOnly> Days()
+    {
+        var first = DateOnly.FromDateTime(From.UtcDateTime);
+        var last = To > From ? DateOnly.FromDateTime(To.UtcDateTime.AddTicks(-1)) : first;
+        return [.. Enumerable.Range(0, last.DayNumber - first.DayNumber + 1).Select(first.AddDays)];
+    }
+
+    /// <summary>A cache-key fragment naming the period exactly.</summary>
+    public string Key => $"{From.UtcTicks}-{To.UtcTicks}";
+}
