@@ -4,7 +4,6 @@ using Analytics.Api.Features.Reports.Rollups;
 using Analytics.Api.Infrastructure.Auth;
 using Analytics.Api.Infrastructure.Jobs;
 using MediatR;
-using Quartz;
 
 namespace Analytics.Api.Features.Reports;
 
@@ -23,9 +22,9 @@ public static class ReportsEndpoints
         services.AddSingleton<Rollups.Rollups>();
         services.AddJobs(
             configuration,
-            new ScheduledJob(typeof(RollupJob), "rollups", o => SimpleScheduleBuilder.Create().WithInterval(o.RollupInterval).RepeatForever()),
-            new ScheduledJob(typeof(DailyReportJob), "daily-report", o => CronScheduleBuilder.Create(o.DailyReportCron).InTimeZone(TimeZoneInfo.Utc)),
-            new ScheduledJob(typeof(MaintenanceJob), "maintenance", o => SimpleScheduleBuilder.Create().WithInterval(o.MaintenanceInterval).RepeatForever()));
+            new ScheduledJob(typeof(RollupJob), "rollups", o => new JobSchedule(Every: o.RollupInterval)),
+            new ScheduledJob(typeof(DailyReportJob), "daily-report", o => new JobSchedule(Cron: o.DailyReportCron)),
+            new ScheduledJob(typeof(MaintenanceJob), "maintenance", o => new JobSchedule(Every: o.MaintenanceInterval)));
         return services;
     }
 

@@ -18,7 +18,20 @@ public abstract class CommandJob<TCommand, TResult>(IMediator mediator) : IJob
 }
 
 /// <summary>A job and when it runs; the schedule is read from <see cref="JobsOptions"/> when the host starts.</summary>
-public sealed record ScheduledJob(Type JobType, string Name, Func<JobsOptions, IScheduleBuilder> Schedule);
+public sealed record ScheduledJob(Type JobType, string Name, Func<JobsOptions, JobSchedule> Schedule);
+
+/// <summary>Every <paramref name="Every"/>, or on a UTC <paramref name="Cron"/> expression.</summary>
+public sealed record JobSchedule(TimeSpan? Every = null, string? Cron = null, int? Times = null)
+{
+    public IScheduleBuilder Build() => Cron is not null
+        ? CronScheduleBuilder.Create(Cron).InTimeZone(TimeZoneInfo.Utc)
+        : Times is { } times
+            ? SimpleScheduleBuilder.Create().WithInterval(Every!.Value).WithRepeatCount(times - 1)
+            : SimpleScheduleBuilder.Create().WithInterval(Every!.Value).RepeatForever();
+
+    /// <summary>Stored with the trigger, so a node that starts with the same schedule leaves the running trigger alone.</summary>
+    public override string ToString() => Cron is not null ? $"cron {Cron} UTC" : $"every {Every} x{Times?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "forever"}";
+}
 
 public static class JobsServiceCollectionExtensions
 {
@@ -66,8 +79,16 @@ internal sealed partial class JobScheduler(ISchedulerFactory factory, ScheduledJ
         _scheduler = await factory.GetScheduler(cancellationToken);
         foreach (var job in jobs)
         {
+            var schedule = job.Schedule(options.Value);
+
+            // Every node states the schedules at start-up; one already stored as configured keeps its next fire time.
+            if ((await _scheduler.GetTrigger(new TriggerKey(job.Name), cancellationToken))?.Description == schedule.ToString())
+            {
+                continue;
+            }
+
             var detail = JobBuilder.Create().OfType(job.JobType).WithIdentity(job.Name).StoreDurably().Build();
-            var trigger = TriggerBuilder.Create().WithIdentity(job.Name).WithSchedule(job.Schedule(options.Value)).StartNow().Build();
+            var trigger = TriggerBuilder.Create().WithIdentity(job.Name).WithDescription(schedule.ToString()).WithSchedule(schedule.Build()).StartNow().Build();
             await _scheduler.ScheduleJob(detail, [trigger], ScheduleJobOptions.Replacing, cancellationToken);
         }
 
