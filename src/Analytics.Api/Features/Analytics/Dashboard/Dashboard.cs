@@ -41,16 +41,16 @@ public static class Dashboard
 
     internal sealed class Validator : AbstractValidator<Query>
     {
-        public Validator()
+        public Validator(TimeProvider clock)
         {
             RuleFor(q => q.Role).Must(r => r is null || RoleFilters.Contains(r)).WithMessage("Role must be one of: all, user, admin.");
             RuleFor(q => q.Preset).Must(p => p is null || Presets.Contains(p)).WithMessage("Preset must be one of: 24h, 7d, 30d, 90d.");
             RuleFor(q => q).Must(q => q.Preset is null || (q.From is null && q.To is null))
                 .WithName("preset").WithMessage("Send either a preset or from/to, not both.");
-            RuleFor(q => q).Must(q => q.From is null || q.To is null || q.From < q.To)
-                .WithName("from").WithMessage("from must be before to.");
-            RuleFor(q => q).Must(q => q.From is null || (q.To ?? DateTimeOffset.MaxValue) - q.From <= TimeSpan.FromDays(366) || q.To is null)
-                .WithName("from").WithMessage("The window may span at most 366 days.");
+            RuleFor(q => q).Must(q => Handler.Resolve(q, clock.GetUtcNow()).IsOrdered)
+                .WithName("from").WithMessage("from must not be after to.");
+            RuleFor(q => q).Must(q => Handler.Resolve(q, clock.GetUtcNow()).IsWithinLimit)
+                .WithName("to").WithMessage($"The window may span at most {ReportingPeriod.MaxDays} days.");
         }
     }
 
@@ -100,7 +100,8 @@ public static class Dashboard
         private async Task<Response> ComputeAsync(Query request, string? role, CancellationToken ct)
         {
             var now = clock.GetUtcNow();
-            var window = Resolve(request, now);
+            var period = Resolve(request, now);
+            var window = new Window(period.From, period.To);
             var today = DateOnly.FromDateTime(now.UtcDateTime);
             var sevenDays = new Window(now.AddDays(-7), now);
             var day = new Window(now.AddDays(-1), now);
@@ -116,24 +117,16 @@ public static class Dashboard
             var to = Floor(window.To).AddHours(1);
             var rows = (await connection.QueryAsync<DayRow>(new CommandDefinition(SeriesSql, new { Role = role, From = from, To = to }, cancellationToken: ct)))
                 .ToDictionary(r => r.Day);
-            var series = new List<Day>();
-            for (var d = DateOnly.FromDateTime(from.UtcDateTime); d <= DateOnly.FromDateTime(window.To.UtcDateTime); d = d.AddDays(1))
-            {
-                series.Add(rows.TryGetValue(d, out var r) ? new Day(d, r.Logins, r.FailedLogins, r.Registrations, r.Events) : new Day(d, 0, 0, 0, 0));
-            }
+            var series = new ReportingPeriod(from, to).Days()
+                .Select(d => rows.TryGetValue(d, out var r) ? new Day(d, r.Logins, r.FailedLogins, r.Registrations, r.Events) : new Day(d, 0, 0, 0, 0))
+                .ToList();
 
             var totals = new Totals(new Metric(total, new Window(DateTimeOffset.UnixEpoch, now)), new Metric(active, sevenDays), new Metric(failed, day), new Metric(newUsers, sevenDays));
             return new Response(request.Role ?? "all", window, totals, series, false, now);
         }
 
-        private static Window Resolve(Query request, DateTimeOffset now)
+        internal static ReportingPeriod Resolve(Query request, DateTimeOffset now)
         {
-            if (request.From is not null || request.To is not null)
-            {
-                var to = (request.To ?? now).ToUniversalTime();
-                return new Window((request.From ?? to.AddDays(-7)).ToUniversalTime(), to);
-            }
-
             var span = request.Preset switch
             {
                 "24h" => TimeSpan.FromHours(24),
@@ -141,7 +134,7 @@ public static class Dashboard
                 "90d" => TimeSpan.FromDays(90),
                 _ => TimeSpan.FromDays(7),
             };
-            return new Window(now - span, now);
+            return ReportingPeriod.Resolve(request.From, request.To, now, span);
         }
 
         private static DateTimeOffset Floor(DateTimeOffset at) => new(at.UtcDateTime.Year, at.UtcDateTime.Month, at.UtcDateTime.Day, at.UtcDateTime.Hour, 0, 0, TimeSpan.Zero);
