@@ -24,6 +24,34 @@ public sealed class ApiDocumentsTests(TestDatabase database)
     }
 
     [Fact]
+    public async Task Every_api_operation_documents_its_error_responses_and_secured_ones_their_401_and_scheme()
+    {
+        await using var api = new ApiFactory(database);
+
+        var document = JsonDocument.Parse(await api.CreateClient().GetStringAsync(new Uri("/openapi/v1.json", UriKind.Relative))).RootElement;
+
+        var operations = document.GetProperty("paths").EnumerateObject()
+            .Where(p => p.Name.StartsWith("/api/v1/", StringComparison.Ordinal))
+            .SelectMany(p => p.Value.EnumerateObject().Select(o => (Path: p.Name, Method: o.Name, Operation: o.Value)))
+            .ToList();
+        operations.Count.ShouldBeGreaterThan(25);
+        foreach (var (path, method, operation) in operations)
+        {
+            var responses = operation.GetProperty("responses").EnumerateObject().Select(r => r.Name).ToList();
+            responses.ShouldContain(r => r.StartsWith('2'), $"{method} {path} documents no success");
+            responses.ShouldContain(r => r.StartsWith('4'), $"{method} {path} documents no error");
+            if (operation.TryGetProperty("security", out _))
+            {
+                responses.ShouldContain("401", $"{method} {path} is secured but documents no 401");
+            }
+        }
+
+        var track = document.GetProperty("paths").GetProperty("/api/v1/events").GetProperty("post");
+        track.GetProperty("security").GetRawText().ShouldContain("ApiKey");
+        document.GetProperty("paths").GetProperty("/api/v1/auth/login").GetProperty("post").GetProperty("requestBody").GetProperty("content").TryGetProperty("application/json", out _).ShouldBeTrue();
+    }
+
+    [Fact]
     public async Task Scalar_page_is_served_with_the_bundle_or_says_how_to_build_it()
     {
         await using var api = new ApiFactory(database);
