@@ -93,6 +93,6 @@ public sealed class ClusteredJobsTests(TestDatabase database)
 
         (await db.ScalarAsync<long>("select count(*) from job_watermarks where name = 'rollups'")).ShouldBe(1);
         var scheduler = await api.Services.GetRequiredService<ISchedulerFactory>().GetScheduler();
-        (await scheduler.GetJobKeys(GroupMatcher<JobKey>.AnyGroup())).Select(k => k.Name).Order().ShouldBe(["daily-report", "maintenance", "rollups"]);
+        (await scheduler.GetJobKeys(GroupMatcher<JobKey>.AnyGroup())).Select(k => k.Name).Order().ShouldBe(["alerts", "daily-report", "maintenance", "rollups"]);
     }
 }

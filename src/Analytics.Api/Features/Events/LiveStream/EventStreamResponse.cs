@@ -9,7 +9,8 @@ namespace Analytics.Api.Features.Events.LiveStream;
 
 /// <summary>
 /// Writes a live subscription as Server-Sent Events until the client goes away or the node stops: <c>: connected</c>
-/// first, then <c>event: event</c> / <c>data: {json}</c> per event, and <c>: keep-alive</c> after each quiet interval.
+/// first, then <c>event: event</c> / <c>data: {json}</c> per event (<c>event: alert</c> per new alert, for admins), and
+/// <c>: keep-alive</c> after each quiet interval.
 /// </summary>
 public sealed class EventStreamResponse(LiveSubscription subscription) : IResult
 {
@@ -18,6 +19,7 @@ public sealed class EventStreamResponse(LiveSubscription subscription) : IResult
     private static readonly byte[] Connected = ": connected\n\n"u8.ToArray();
     private static readonly byte[] KeepAlive = ": keep-alive\n\n"u8.ToArray();
     private static readonly byte[] EventStart = "event: event\ndata: "u8.ToArray();
+    private static readonly byte[] AlertStart = "event: alert\ndata: "u8.ToArray();
     private static readonly byte[] EventEnd = "\n\n"u8.ToArray();
 
     public async Task ExecuteAsync(HttpContext httpContext)
@@ -44,18 +46,18 @@ public sealed class EventStreamResponse(LiveSubscription subscription) : IResult
             {
                 body.Write(Connected);
                 await body.FlushAsync(ct);
-                while (await NextAsync(subscription.Events, heartbeat, clock, ct))
+                while (await NextAsync(subscription.Messages, heartbeat, clock, ct))
                 {
-                    if (!subscription.Events.TryPeek(out _))
+                    if (!subscription.Messages.TryPeek(out _))
                     {
                         body.Write(KeepAlive);
                     }
 
-                    while (subscription.Events.TryRead(out var e))
+                    while (subscription.Messages.TryRead(out var message))
                     {
-                        body.Write(EventStart);
+                        body.Write(message.Name == LiveMessage.Alert ? AlertStart : EventStart);
                         writer.Reset(body);
-                        JsonSerializer.Serialize(writer, e, json);
+                        JsonSerializer.Serialize(writer, message.Payload, message.Payload.GetType(), json);
                         await writer.FlushAsync(ct);
                         body.Write(EventEnd);
                     }
@@ -71,7 +73,7 @@ public sealed class EventStreamResponse(LiveSubscription subscription) : IResult
     }
 
     /// <summary>True when events are ready or <paramref name="heartbeat"/> passed without any; false when the subscription ended.</summary>
-    private static async Task<bool> NextAsync(ChannelReader<TrackedEvent> events, TimeSpan heartbeat, TimeProvider clock, CancellationToken ct)
+    private static async Task<bool> NextAsync(ChannelReader<LiveMessage> events, TimeSpan heartbeat, TimeProvider clock, CancellationToken ct)
     {
         using var quiet = new CancellationTokenSource(heartbeat, clock);
         using var wait = CancellationTokenSource.CreateLinkedTokenSource(ct, quiet.Token);

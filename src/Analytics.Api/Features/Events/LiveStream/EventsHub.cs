@@ -11,7 +11,8 @@ namespace Analytics.Api.Features.Events.LiveStream;
 /// <summary>
 /// <c>/hubs/events</c>, the live stream over SignalR (JSON protocol), for the same callers and events as the SSE
 /// stream. Filters come with the connection's query string, <c>?type=&amp;name=</c>, as for the SSE stream. Once
-/// subscribed the hub sends <c>subscribed</c> (the filter), then <c>event</c> for each event the caller may see.
+/// subscribed the hub sends <c>subscribed</c> (the filter), then <c>event</c> for each event the caller may see, and
+/// <c>alert</c> for each newly opened failed-login alert (admins only).
 /// Clients may send <c>newEvent</c> with the body of <c>POST /api/v1/events</c>; it returns <c>{ id, status }</c>
 /// or fails with a message, and the accepted event reaches every subscriber through the bus like any other.
 /// </summary>
@@ -90,9 +91,9 @@ public sealed class EventsHub(IMediator mediator, IHubContext<EventsHub> hub) : 
     // A hub connection's events go out through the hub context: the hub instance lives for one call only.
     private static async Task RelayAsync(IClientProxy client, LiveSubscription subscription)
     {
-        await foreach (var e in subscription.Events.ReadAllAsync())
+        await foreach (var message in subscription.Messages.ReadAllAsync())
         {
-            await client.SendAsync("event", e);
+            await client.SendAsync(message.Name, message.Payload);
         }
     }
 

@@ -1,6 +1,7 @@
 using System.Collections.Immutable;
 using System.Text.Json;
 using System.Threading.Channels;
+using Analytics.Api.Features.Reports.Alerts;
 using Analytics.Api.Infrastructure.Auth;
 using Analytics.Api.Infrastructure.Messaging;
 using Microsoft.Extensions.Options;
@@ -10,14 +11,16 @@ namespace Analytics.Api.Features.Events.LiveStream;
 /// <summary>
 /// This node's fan-out of committed events to its live subscribers (SSE streams and hub connections). It subscribes
 /// once to the event bus, which carries the events accepted on every node, and hands each event to the subscribers
-/// of its audiences: admins, the user it belongs to, the API key that sent it. Every subscriber has a bounded buffer
-/// that drops its oldest event when full, so a slow reader skips ahead and never slows ingestion.
+/// of its audiences: admins, the user it belongs to, the API key that sent it. Newly opened failed-login alerts come
+/// the same way and go to admins only, whatever their filter. Every subscriber has a bounded buffer that drops its
+/// oldest message when full, so a slow reader skips ahead and never slows ingestion.
 /// </summary>
 public sealed class LiveEvents(IEventBus bus, IHostApplicationLifetime lifetime, IOptions<EventsOptions> options) : IHostedService
 {
     private readonly Lock _gate = new();
     private ImmutableDictionary<Audience, ImmutableList<LiveSubscription>> _audiences = ImmutableDictionary<Audience, ImmutableList<LiveSubscription>>.Empty;
     private IDisposable? _busSubscription;
+    private IDisposable? _alertSubscription;
     private CancellationTokenRegistration _onStopping;
     private bool _stopping;
 
@@ -43,6 +46,7 @@ public sealed class LiveEvents(IEventBus bus, IHostApplicationLifetime lifetime,
     public Task StartAsync(CancellationToken cancellationToken)
     {
         _busSubscription = bus.Subscribe<List<TrackedEvent>>(TrackedEvent.Topic, Deliver);
+        _alertSubscription = bus.Subscribe<Alert>(Alert.Topic, DeliverAlert);
         // Open streams would hold a graceful shutdown until its timeout; ending them lets their requests complete.
         _onStopping = lifetime.ApplicationStopping.Register(EndAll);
         return Task.CompletedTask;
@@ -51,6 +55,7 @@ public sealed class LiveEvents(IEventBus bus, IHostApplicationLifetime lifetime,
     public async Task StopAsync(CancellationToken cancellationToken)
     {
         _busSubscription?.Dispose();
+        _alertSubscription?.Dispose();
         await _onStopping.DisposeAsync();
         EndAll();
     }
@@ -78,28 +83,35 @@ public sealed class LiveEvents(IEventBus bus, IHostApplicationLifetime lifetime,
 
         foreach (var e in events)
         {
-            Offer(audiences, Audience.Admins, e);
+            var message = new LiveMessage(LiveMessage.Event, e);
+            Offer(audiences, Audience.Admins, message);
             if (e.UserId is { } userId)
             {
-                Offer(audiences, new Audience(AudienceKind.User, userId), e);
+                Offer(audiences, new Audience(AudienceKind.User, userId), message);
             }
 
             if (e.ApiKeyId is { } keyId)
             {
-                Offer(audiences, new Audience(AudienceKind.ApiKey, keyId), e);
+                Offer(audiences, new Audience(AudienceKind.ApiKey, keyId), message);
             }
         }
 
         return Task.CompletedTask;
     }
 
-    private static void Offer(ImmutableDictionary<Audience, ImmutableList<LiveSubscription>> audiences, Audience audience, TrackedEvent e)
+    private Task DeliverAlert(Alert alert)
+    {
+        Offer(Volatile.Read(ref _audiences), Audience.Admins, new LiveMessage(LiveMessage.Alert, alert));
+        return Task.CompletedTask;
+    }
+
+    private static void Offer(ImmutableDictionary<Audience, ImmutableList<LiveSubscription>> audiences, Audience audience, LiveMessage message)
     {
         if (audiences.TryGetValue(audience, out var subscribers))
         {
             foreach (var subscriber in subscribers)
             {
-                subscriber.Offer(e);
+                subscriber.Offer(message);
             }
         }
     }
@@ -121,18 +133,28 @@ public sealed class LiveEvents(IEventBus bus, IHostApplicationLifetime lifetime,
     }
 }
 
-/// <summary>One live subscriber's view: its buffered events, oldest first, until it is disposed or the node stops.</summary>
+/// <summary>
+/// What a live subscriber receives: <paramref name="Name"/> is the SSE event name and the hub method (<c>event</c> for a
+/// <see cref="TrackedEvent"/>, <c>alert</c> for an <see cref="Reports.Alerts.Alert"/>), <paramref name="Payload"/> its JSON.
+/// </summary>
+public sealed record LiveMessage(string Name, object Payload)
+{
+    public const string Event = "event";
+    public const string Alert = "alert";
+}
+
+/// <summary>One live subscriber's view: its buffered messages, oldest first, until it is disposed or the node stops.</summary>
 public sealed class LiveSubscription : IDisposable
 {
     private readonly LiveEvents _owner;
-    private readonly Channel<TrackedEvent> _events;
+    private readonly Channel<LiveMessage> _messages;
 
     internal LiveSubscription(LiveEvents owner, Audience audience, LiveFilter filter, int capacity)
     {
         _owner = owner;
         Audience = audience;
         Filter = filter;
-        _events = Channel.CreateBounded<TrackedEvent>(new BoundedChannelOptions(Math.Max(1, capacity))
+        _messages = Channel.CreateBounded<LiveMessage>(new BoundedChannelOptions(Math.Max(1, capacity))
         {
             FullMode = BoundedChannelFullMode.DropOldest,
             SingleReader = true,
@@ -142,7 +164,7 @@ public sealed class LiveSubscription : IDisposable
     public LiveFilter Filter { get; }
 
     /// <summary>Completes when the subscription ends.</summary>
-    public ChannelReader<TrackedEvent> Events => _events.Reader;
+    public ChannelReader<LiveMessage> Messages => _messages.Reader;
 
     internal Audience Audience { get; }
 
@@ -152,15 +174,16 @@ public sealed class LiveSubscription : IDisposable
         Complete();
     }
 
-    internal void Offer(TrackedEvent e)
+    // The filter narrows events; alerts are not events and reach every admin subscriber.
+    internal void Offer(LiveMessage message)
     {
-        if (Filter.Matches(e))
+        if (message.Payload is not TrackedEvent e || Filter.Matches(e))
         {
-            _events.Writer.TryWrite(e);
+            _messages.Writer.TryWrite(message);
         }
     }
 
-    internal void Complete() => _events.Writer.TryComplete();
+    internal void Complete() => _messages.Writer.TryComplete();
 }
 
 /// <summary>Which events a subscriber wants: of one type, with one name, or both; null matches anything.</summary>

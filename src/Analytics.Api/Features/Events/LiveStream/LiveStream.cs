@@ -48,7 +48,8 @@ public static class LiveStream
             .WithDescription("""
                 Admins see every event, a user their own, an API key its own app's. `type` and `name` narrow the stream.
                 The stream starts with the comment `: connected` once subscribed, sends each event as `event: event` with
-                the JSON of the event as `data`, and a `: keep-alive` comment after 15 s of silence. A subscriber that
+                the JSON of the event as `data`, and a `: keep-alive` comment after 15 s of silence. Admins also get each
+                newly opened failed-login alert as `event: alert` (whatever the filter). A subscriber that
                 reads too slowly skips the oldest of more than 1,000 buffered events. Browsers' EventSource cannot send
                 headers: this endpoint also takes `access_token=<JWT>` or `api_key=<key>` in the query string.
                 """)
