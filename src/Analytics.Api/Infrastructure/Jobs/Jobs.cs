@@ -100,7 +100,8 @@ internal sealed partial class JobScheduler(ISchedulerFactory factory, ScheduledJ
     {
         if (_scheduler is not null)
         {
-            await _scheduler.Shutdown(waitForJobsToComplete: true, cancellationToken);
+            // Running jobs may finish, but not past the host's shutdown timeout.
+            await _scheduler.Shutdown(waitForJobsToComplete: true, cancellationToken).AsTask().WaitAsync(cancellationToken);
         }
     }
 

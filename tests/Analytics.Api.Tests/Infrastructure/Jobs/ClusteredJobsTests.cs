@@ -8,7 +8,12 @@ using Quartz;
 
 namespace Analytics.Api.Tests.Infrastructure.Jobs;
 
+/// <summary>Running schedulers alone: their timing must not compete with the rest of the suite for two cores.</summary>
+[CollectionDefinition(DisableParallelization = true)]
+public sealed class RunsAlone;
+
 /// <summary>Two nodes on one database, each with the scheduler started: every trigger fires on one of them, once.</summary>
+[Collection(typeof(RunsAlone))]
 public sealed class ClusteredJobsTests(TestDatabase database)
 {
     private const int Fires = 5;
@@ -35,7 +40,7 @@ public sealed class ClusteredJobsTests(TestDatabase database)
         return builder.Build();
     }
 
-    [Fact]
+    [Fact(Timeout = 120_000)]
     public async Task Two_scheduler_nodes_on_one_database_run_each_trigger_once()
     {
         var connectionString = await database.CreateDatabaseAsync("cluster");
@@ -72,7 +77,7 @@ public sealed class ClusteredJobsTests(TestDatabase database)
         (await db.ScalarAsync<long>("select count(*) from qrtz_scheduler_state")).ShouldBe(2);
     }
 
-    [Fact]
+    [Fact(Timeout = 120_000)]
     public async Task With_jobs_enabled_the_service_schedules_its_jobs_and_the_rollups_run()
     {
         var connectionString = await database.CreateDatabaseAsync("jobs");
