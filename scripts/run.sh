@@ -1,18 +1,21 @@
 #!/usr/bin/env bash
 # Runs the service on a loopback port. When ConnectionStrings__Postgres / Redis__ConnectionString are not set,
 # starts local PostgreSQL and Redis with their data in .data/ (git-ignored) and stops them on Ctrl-C.
-# Usage: scripts/run.sh [--port N] [--production]
+# Usage: scripts/run.sh [--port N] [--production] [--seed]
+# --seed loads the demo data (admin, demo users, events, API key, rollups, reports) before serving; running it again adds nothing.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$root/scripts/lib/services.sh"
 
 port="${PORT:-5080}"
 environment="${ASPNETCORE_ENVIRONMENT:-Development}"
+seed=0
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --port) port="$2"; shift 2 ;;
     --production) environment=Production; shift ;;
-    -h|--help) sed -n '2,4p' "$0"; exit 0 ;;
+    --seed) seed=1; shift ;;
+    -h|--help) sed -n '2,5p' "$0"; exit 0 ;;
     *) die "unknown option $1 (see --help)" ;;
   esac
 done
@@ -45,6 +48,13 @@ log "building the API"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 dotnet build "$root/src/Analytics.Api" -c Release -v quiet -nologo >/dev/null
 
+# The content root (appsettings, wwwroot) is the project folder.
+cd "$root/src/Analytics.Api"
+if [[ "$seed" -eq 1 ]]; then
+  log "migrating and seeding the demo data"
+  ASPNETCORE_ENVIRONMENT="$environment" dotnet bin/Release/net10.0/Analytics.Api.dll seed
+fi
+
 url="http://127.0.0.1:$port"
 cat >&2 <<INFO
 
@@ -55,9 +65,7 @@ cat >&2 <<INFO
   Environment    $environment   (Ctrl-C stops the API and what this script started)
 
 INFO
-# The content root (appsettings, wwwroot) is the project folder. The API runs as a child so that a TERM
-# (not only a terminal's Ctrl-C) stops it before the servers this script started.
-cd "$root/src/Analytics.Api"
+# The API runs as a child so that a TERM (not only a terminal's Ctrl-C) stops it before the servers this script started.
 ASPNETCORE_ENVIRONMENT="$environment" dotnet bin/Release/net10.0/Analytics.Api.dll --urls "$url" &
 api_pid=$!
 trap 'kill -TERM "$api_pid" 2>/dev/null; wait "$api_pid" 2>/dev/null; exit 130' INT TERM
