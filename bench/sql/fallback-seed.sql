@@ -23,7 +23,7 @@ select gen_random_uuid(), t.at, t.at, t.type,
 from generate_series(1, :events) g(i)
 cross join lateral (select now() - make_interval(days => :days) * random() as at,
                            (array['page_view', 'page_view', 'click', 'feature_click', 'feature_click', 'custom'])[1 + (g.i % 6)] as type) t
-join bench_users u on u.rn = 1 + (g.i * 7919) % (select count(*) from bench_users);
+join bench_users u on u.rn = 1 + (g.i::bigint * 7919) % (select count(*) from bench_users);
 
 insert into event_ids (id, received_at) select id, received_at from events;
 analyze users;
