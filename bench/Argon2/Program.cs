@@ -1,0 +1,79 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Reflection;
+using System.Runtime.InteropServices;
+using System.Text;
+
+// Raw libsodium Argon2id hashes per second, one thread per core, at the service's parameters (the reference for
+// the login scenario). Usage: Analytics.Bench.Argon2 [seconds=5] [memoryKib=19456] [iterations=2]
+// Prints one JSON line.
+var seconds = args.Length > 0 ? double.Parse(args[0], CultureInfo.InvariantCulture) : 5;
+var memoryKib = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 19456;
+var iterations = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 2;
+var threads = Environment.ProcessorCount;
+
+Sodium.Init();
+Sodium.Hash("warm-up password", iterations, memoryKib);
+
+var counts = new long[threads];
+var stopwatch = Stopwatch.StartNew();
+var deadline = TimeSpan.FromSeconds(seconds);
+var workers = Enumerable.Range(0, threads).Select(t => new Thread(() =>
+{
+    var password = $"benchmark password {t}";
+    while (stopwatch.Elapsed < deadline)
+    {
+        Sodium.Hash(password, iterations, memoryKib);
+        counts[t]++;
+    }
+})).ToList();
+workers.ForEach(w => w.Start());
+workers.ForEach(w => w.Join());
+var elapsed = stopwatch.Elapsed.TotalSeconds;
+var total = counts.Sum();
+Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+    $$"""{"threads":{{threads}},"memoryKib":{{memoryKib}},"iterations":{{iterations}},"hashes":{{total}},"seconds":{{elapsed:F3}},"hashesPerSecond":{{total / elapsed:F2}},"msPerHash":{{elapsed * 1000 * threads / Math.Max(1, total):F1}}}"""));
+
+/// <summary>crypto_pwhash_str_alg as the service calls it (src/Analytics.Api/Infrastructure/Security/Sodium.cs).</summary>
+internal static partial class Sodium
+{
+    private const string Library = "sodium";
+
+    public static void Init()
+    {
+        NativeLibrary.SetDllImportResolver(typeof(Sodium).Assembly, Resolve);
+        if (sodium_init() < 0)
+        {
+            throw new InvalidOperationException("libsodium failed to initialise.");
+        }
+    }
+
+    public static void Hash(string password, int iterations, int memoryKib)
+    {
+        var utf8 = Encoding.UTF8.GetBytes(password);
+        Span<byte> output = stackalloc byte[128];
+        if (crypto_pwhash_str_alg(output, utf8, (ulong)utf8.Length, (ulong)iterations, (nuint)memoryKib * 1024, 2) != 0)
+        {
+            throw new InvalidOperationException("Argon2id hashing failed.");
+        }
+    }
+
+    private static IntPtr Resolve(string name, Assembly assembly, DllImportSearchPath? path)
+    {
+        foreach (var candidate in new[] { "libsodium.so.23", "libsodium.so", "libsodium.dylib", "libsodium" })
+        {
+            if (name == Library && NativeLibrary.TryLoad(candidate, assembly, path, out var handle))
+            {
+                return handle;
+            }
+        }
+
+        return IntPtr.Zero;
+    }
+
+    [LibraryImport(Library)]
+    private static partial int sodium_init();
+
+    [LibraryImport(Library)]
+    private static partial int crypto_pwhash_str_alg(Span<byte> output, ReadOnlySpan<byte> password, ulong passwordLength, ulong opsLimit, nuint memLimit, int alg);
+}

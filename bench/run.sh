@@ -1,0 +1,323 @@
+#!/usr/bin/env bash
+# One command for the service benchmarks: ingestion (single and batch), login, dashboard (cached and uncached),
+# feature analytics, with the API's peak RSS and GC counts per scenario, next to reference points measured in the
+# same run (raw COPY, raw Argon2id, an empty Kestrel app). Prints a Markdown table and writes
+# bench/results/<UTC timestamp>.json.
+# Usage: bench/run.sh [--quick]   (quick: 100k users / 1M events, 64 connections, 5 s per scenario; < 3 min)
+#                                  (full:  1M users / 10M events, 16/64/256 connections, 15 s each; < 20 min)
+# Needs the .NET SDK, PostgreSQL server binaries, redis-server, libsodium and wrk (installed with apt as root).
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+bench="$root/bench"
+source "$root/scripts/lib/services.sh"
+
+mode=full
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --quick) mode=quick; shift ;;
+    -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
+    *) die "unknown option $1 (see --help)" ;;
+  esac
+done
+
+if [[ "$mode" == quick ]]; then
+  users=100000 events=1000000 days=30 levels="64" duration=5 warmup=1 copy_rows=200000 argon_seconds=3
+else
+  users=1000000 events=10000000 days=30 levels="16 64 256" duration=15 warmup=3 copy_rows=1000000 argon_seconds=10
+fi
+# For trying the harness itself on a tiny data set: BENCH_USERS, BENCH_EVENTS, BENCH_DURATION, BENCH_COPY_ROWS;
+# BENCH_KEEP=1 keeps the temporary folder (server logs, raw wrk outputs).
+users="${BENCH_USERS:-$users}" events="${BENCH_EVENTS:-$events}" duration="${BENCH_DURATION:-$duration}" copy_rows="${BENCH_COPY_ROWS:-$copy_rows}"
+threads="$(nproc)"
+
+started_at="$(date -u +%Y%m%dT%H%M%SZ)"
+t0=$SECONDS
+work="$(mktemp -d -t analytics-bench.XXXXXX)"
+chmod 755 "$work"
+mkdir -p "$work/runs" "$bench/results"
+pids=()
+cleanup() {
+  local pid
+  for pid in "${pids[@]}"; do
+    kill -TERM "$pid" 2>/dev/null || true
+  done
+  for pid in "${pids[@]}"; do
+    wait "$pid" 2>/dev/null || true
+  done
+  stop_services
+  if [[ -n "${BENCH_KEEP:-}" ]]; then log "kept $work (raw wrk outputs in runs/)"; else rm -rf "$work"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+elapsed() { echo "$(( SECONDS - t0 ))s"; }
+
+# --- tools -------------------------------------------------------------------------------------------------
+if ! command -v wrk >/dev/null; then
+  apt_install wrk || die "wrk is missing and could not be installed; install the 'wrk' package"
+fi
+ensure_libsodium
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+
+log "[$(elapsed)] building Release (API and bench/Argon2, bench/Ceiling, bench/GcProbe)"
+for project in "$root/src/Analytics.Api" "$bench/Argon2" "$bench/Ceiling" "$bench/GcProbe"; do
+  dotnet build "$project" -c Release -v quiet -nologo >"$work/build.log" 2>&1 || { cat "$work/build.log" >&2; die "build of $project failed"; }
+done
+api_dir="$root/src/Analytics.Api"
+api_dll="$api_dir/bin/Release/net10.0/Analytics.Api.dll"
+probe_dll="$bench/GcProbe/bin/Release/net10.0/Analytics.Bench.GcProbe.dll"
+
+# --- services ------------------------------------------------------------------------------------------------
+pg_port="$(free_port)"
+log "[$(elapsed)] starting PostgreSQL on 127.0.0.1:$pg_port (fsync on, default durability)"
+start_postgres "$work/pg" "$pg_port"
+psql_db() { "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$pg_port" -U postgres -d analytics "$@"; }
+"$PG_BIN/createdb" -h 127.0.0.1 -p "$pg_port" -U postgres analytics
+redis_port="$(free_port)"
+log "[$(elapsed)] starting Redis on 127.0.0.1:$redis_port"
+start_redis "$work/redis" "$redis_port"
+
+admin_email="admin@bench.example"
+admin_password="Bench-$(openssl rand -hex 12)"
+export ASPNETCORE_ENVIRONMENT=Production
+export Logging__LogLevel__Default=Warning
+export ConnectionStrings__Postgres="Host=127.0.0.1;Port=$pg_port;Username=postgres;Database=analytics"
+export Redis__ConnectionString="127.0.0.1:$redis_port"
+export Jwt__SigningKey="$(openssl rand -base64 48)"
+export Jwt__AccessTokenLifetime=02:00:00
+export Admin__Email="$admin_email" Admin__Password="$admin_password"
+export Jobs__Enabled=false
+export Events__ApiKeyRatePerSecond=1000000000 Events__ApiKeyBurst=1000000000
+export SignIn__MaxAttemptsPerEmail=1000000000 SignIn__MaxAttemptsPerIp=1000000000
+
+wait_ready() { # URL PID LOG
+  local i
+  for i in $(seq 1 300); do
+    curl -fsS -o /dev/null --max-time 2 "$1" 2>/dev/null && return 0
+    kill -0 "$2" 2>/dev/null || { cat "$3" >&2; die "the process serving $1 exited"; }
+    sleep 0.1
+  done
+  cat "$3" >&2
+  die "$1 did not answer within 30 s"
+}
+
+# start_api NAME PORT [VAR=value ...]: serves the API like production; sets api_pid.
+start_api() {
+  local name="$1" port="$2"
+  shift 2
+  (cd "$api_dir" && exec env DOTNET_STARTUP_HOOKS="$probe_dll" BENCH_GC_FILE="$work/$name.gc" "$@" \
+    dotnet "$api_dll" --urls "http://127.0.0.1:$port" >"$work/$name.log" 2>&1) &
+  api_pid=$!
+  pids+=("$api_pid")
+  wait_ready "http://127.0.0.1:$port/health/ready" "$api_pid" "$work/$name.log"
+}
+
+stop_pid() {
+  kill -TERM "$1" 2>/dev/null || true
+  wait "$1" 2>/dev/null || true
+}
+
+log "[$(elapsed)] migrating"
+(cd "$api_dir" && dotnet "$api_dll" migrate >"$work/migrate.log" 2>&1) || { cat "$work/migrate.log" >&2; die "migrate failed"; }
+
+# --- data set ------------------------------------------------------------------------------------------------
+api_key="" demo_password=""
+seed_started=$SECONDS
+if [[ -d "$api_dir/Features/Seed" ]]; then
+  log "[$(elapsed)] seeding $users users / $events events over $days days (seed command)"
+  (cd "$api_dir" && dotnet "$api_dll" seed --users "$users" --events "$events" --days "$days") >"$work/seed.out" 2>"$work/seed.err" \
+    || { cat "$work/seed.err" >&2; die "seed failed"; }
+  api_key="$(grep -oE 'ak_[A-Za-z0-9]{12}_[A-Za-z0-9]{43}' "$work/seed.out" | head -1 || true)"
+  demo_password="$(grep -iE 'password' "$work/seed.out" | head -1 | sed -E 's/.*[Pp]assword[^:=]*[:=][[:space:]]*//; s/[[:space:]"`]+$//; s/^["`]//' || true)"
+  data_source="seed command"
+fi
+api_port="$(free_port)"
+log "[$(elapsed)] starting the API on 127.0.0.1:$api_port (Production, Warning logs)"
+start_api api "$api_port"
+main_pid=$api_pid
+base="http://127.0.0.1:$api_port"
+
+login_token() { # EMAIL PASSWORD
+  curl -fsS --max-time 30 -H 'Content-Type: application/json' \
+    -d "$(jq -nc --arg e "$1" --arg p "$2" '{email: $e, password: $p}')" "$base/api/v1/auth/login" | jq -r .accessToken
+}
+admin_token="$(login_token "$admin_email" "$admin_password")"
+[[ -n "$admin_token" && "$admin_token" != null ]] || die "admin login failed"
+
+if [[ -z "${data_source:-}" ]]; then
+  # No seed command in this build: generate the same shape with SQL, every user with the admin's password.
+  log "[$(elapsed)] seeding $users users / $events events over $days days (bench/sql/fallback-seed.sql: no seed command in this build)"
+  hash="$(psql_db -tAc "select password_hash from users where role = 'admin' limit 1")"
+  psql_db -v users="$users" -v events="$events" -v days="$days" -v hash="$hash" -f "$bench/sql/fallback-seed.sql" >"$work/seed.out"
+  demo_password="$admin_password"
+  # Running a daily report brings the rollups up to date first.
+  curl -fsS --max-time 900 -X POST -H "Authorization: Bearer $admin_token" \
+    "$base/api/v1/admin/reports/daily/$(date -u -d yesterday +%F)/run" >/dev/null || die "rollups (daily report run) failed"
+  data_source="bench/sql/fallback-seed.sql + rollups via a daily report run"
+fi
+seed_seconds=$(( SECONDS - seed_started ))
+if [[ -z "$api_key" ]]; then
+  api_key="$(curl -fsS --max-time 10 -H "Authorization: Bearer $admin_token" -H 'Content-Type: application/json' \
+    -d '{"name":"bench"}' "$base/api/v1/api-keys" | jq -r .key)"
+fi
+[[ "$api_key" == ak_* ]] || die "no API key"
+[[ -n "$demo_password" ]] || die "could not read the demo password from the seed output (see $work/seed.out)"
+
+# Login users: active non-admin accounts whose hash is the demo one (the most common hash among them).
+psql_db -tAc "
+  with h as (select password_hash from users where role = 'user' and status = 'active'
+             group by 1 order by count(*) desc limit 1)
+  select email from users where role = 'user' and status = 'active' and password_hash = (select password_hash from h)
+  order by email limit 512" >"$work/login-users.txt"
+[[ -s "$work/login-users.txt" ]] || die "no active demo users to sign in with"
+login_user_count="$(wc -l <"$work/login-users.txt")"
+probe_email="$(head -1 "$work/login-users.txt")"
+[[ "$(login_token "$probe_email" "$demo_password")" != null ]] || die "demo user $probe_email cannot sign in with the demo password"
+
+data_users="$(psql_db -tAc 'select count(*) from users')"
+data_events="$(psql_db -tAc 'select count(*) from events')"
+log "[$(elapsed)] data set: $data_users users, $data_events events ($data_source, ${seed_seconds}s)"
+
+# --- bodies ----------------------------------------------------------------------------------------------------
+python3 - "$work" <<'PY'
+import json, sys
+work = sys.argv[1]
+single = {"type": "page_view", "url": "https://app.example/pricing", "referrer": "https://www.google.com/",
+          "sessionId": "bench-session-1", "externalUserId": "bench-user-1", "properties": {"plan": "pro", "ab": "b"}}
+kinds = [("page_view", None), ("click", "signup_button"), ("feature_click", "export"), ("feature_click", "search"), ("custom", "checkout")]
+batch = []
+for i in range(500):
+    t, name = kinds[i % len(kinds)]
+    e = {"type": t, "url": f"https://app.example/p/{i % 40}", "sessionId": f"bench-session-{i // 25}",
+         "externalUserId": f"bench-user-{i % 97}", "properties": {"plan": "pro", "n": i}}
+    if name:
+        e["name"] = name
+    batch.append(e)
+json.dump(single, open(f"{work}/event.json", "w"))
+json.dump({"events": batch}, open(f"{work}/batch.json", "w"))
+PY
+
+# --- measurement -------------------------------------------------------------------------------------------
+# measure NAME CONNECTIONS EVENTS_PER_REQUEST PID TIMEOUT URL SCRIPT [VAR=value ...]
+# Runs wrk (after a warm-up) while sampling the process's RSS every 100 ms and its GC counts before and after.
+manifest="$work/runs/manifest.tsv"
+measure() {
+  local name="$1" conns="$2" per_request="$3" pid="$4" timeout="$5" url="$6" script="$7"
+  shift 7
+  local tag="$name-c$conns" gc_file="$work/$( [[ -n "${gc_name:-}" ]] && echo "$gc_name" || echo api ).gc"
+  local wrk_cmd=(env BENCH_WRK_DIR="$bench/wrk" "$@" wrk -t "$threads" -c "$conns" --timeout "$timeout" --latency -s "$bench/wrk/$script")
+  if (( warmup > 0 )); then
+    "${wrk_cmd[@]}" -d "${warmup}s" "$url" >/dev/null 2>&1 || true
+  fi
+  cat "$gc_file" >"$work/runs/$tag.gc0" 2>/dev/null || true
+  ( while kill -0 "$pid" 2>/dev/null; do
+      awk '/^VmRSS/ { print $2 }' "/proc/$pid/status" 2>/dev/null
+      sleep 0.1
+    done ) >"$work/runs/$tag.rss" &
+  local sampler=$!
+  "${wrk_cmd[@]}" -d "${duration}s" "$url" >"$work/runs/$tag.wrk" 2>&1 || true
+  kill "$sampler" 2>/dev/null || true
+  wait "$sampler" 2>/dev/null || true
+  sleep 0.3
+  cat "$gc_file" >"$work/runs/$tag.gc1" 2>/dev/null || true
+  printf '%s\t%s\t%s\t%s\n' "$name" "$conns" "$per_request" "$tag" >>"$manifest"
+  local rps
+  rps="$(grep -oE 'Requests/sec:[[:space:]]+[0-9.]+' "$work/runs/$tag.wrk" | awk '{ print $2 }')"
+  log "[$(elapsed)]   $name @ $conns connections: ${rps:-?} req/s"
+}
+: >"$manifest"
+
+# The HTTP ceiling: an empty Kestrel app, run and measured the same way.
+ceiling_port="$(free_port)"
+log "[$(elapsed)] reference: empty Kestrel app (the HTTP ceiling)"
+(exec env ASPNETCORE_URLS="http://127.0.0.1:$ceiling_port" DOTNET_STARTUP_HOOKS="$probe_dll" BENCH_GC_FILE="$work/ceiling.gc" \
+  dotnet "$bench/Ceiling/bin/Release/net10.0/Analytics.Bench.Ceiling.dll" >"$work/ceiling.log" 2>&1) &
+ceiling_pid=$!
+pids+=("$ceiling_pid")
+wait_ready "http://127.0.0.1:$ceiling_port/" "$ceiling_pid" "$work/ceiling.log"
+for c in $levels; do
+  gc_name=ceiling measure ceiling "$c" 0 "$ceiling_pid" 5s "http://127.0.0.1:$ceiling_port/" get.lua
+done
+stop_pid "$ceiling_pid"
+
+log "[$(elapsed)] reference: raw Argon2id, $threads threads, m=19456 KiB t=2 p=1"
+dotnet "$bench/Argon2/bin/Release/net10.0/Analytics.Bench.Argon2.dll" "$argon_seconds" >"$work/runs/argon2.json"
+log "[$(elapsed)]   $(cat "$work/runs/argon2.json")"
+
+# Read scenarios first, on the generated data only (the ingestion scenarios add rows).
+log "[$(elapsed)] login (Argon2id defaults, $login_user_count demo users)"
+for c in $levels; do
+  measure login "$c" 0 "$main_pid" 30s "$base" login.lua BENCH_USERS_FILE="$work/login-users.txt" BENCH_PASSWORD="$demo_password"
+done
+
+log "[$(elapsed)] dashboard, cached (30-day window)"
+for c in $levels; do
+  measure dashboard_cached "$c" 0 "$main_pid" 10s "$base/api/v1/admin/dashboard?preset=30d" get.lua BENCH_AUTH="$admin_token"
+done
+
+log "[$(elapsed)] feature analytics over 30 days, cached and uncached"
+for c in $levels; do
+  measure features_cached "$c" 0 "$main_pid" 10s "$base/api/v1/analytics/features" get.lua BENCH_AUTH="$admin_token"
+done
+for c in $levels; do
+  measure features_uncached "$c" 0 "$main_pid" 30s "$base" features_uncached.lua BENCH_AUTH="$admin_token"
+done
+
+log "[$(elapsed)] dashboard, uncached (a second instance with Dashboard__CacheFor=00:00:00)"
+nocache_port="$(free_port)"
+start_api api-nocache "$nocache_port" Dashboard__CacheFor=00:00:00
+nocache_pid=$api_pid
+for c in $levels; do
+  gc_name=api-nocache measure dashboard_uncached "$c" 0 "$nocache_pid" 30s "http://127.0.0.1:$nocache_port/api/v1/admin/dashboard?preset=30d" get.lua BENCH_AUTH="$admin_token"
+done
+stop_pid "$nocache_pid"
+
+log "[$(elapsed)] reference: raw COPY of $copy_rows event rows from the client (psql \\copy, one transaction)"
+python3 - "$work/copy.csv" "$copy_rows" <<'PY'
+import csv, sys, uuid, datetime
+path, rows = sys.argv[1], int(sys.argv[2])
+now = datetime.datetime.now(datetime.timezone.utc).isoformat()
+kinds = [("page_view", ""), ("click", "signup_button"), ("feature_click", "export"), ("feature_click", "search"), ("custom", "checkout")]
+with open(path, "w", newline="") as f:
+    w = csv.writer(f)
+    for i in range(rows):
+        t, name = kinds[i % len(kinds)]
+        w.writerow([uuid.uuid4(), now, now, t, name, "", "", f"bench-user-{i % 97}", f"bench-session-{i // 25}",
+                    f"https://app.example/p/{i % 40}", "", '{"n": %d, "plan": "pro"}' % i, "127.0.0.1",
+                    "wrk", "desktop", "Other", "Other", "", "", "", "", ""])
+PY
+psql_db -c "create table bench_copy (like events including defaults including constraints including indexes)" >/dev/null
+copy_started="$(date +%s.%N)"
+psql_db -c "\\copy bench_copy (id, occurred_at, received_at, type, name, user_id, api_key_id, external_user_id, session_id, url, referrer, properties, ip, user_agent, device_type, browser, os, utm_source, utm_medium, utm_campaign, utm_term, utm_content) from '$work/copy.csv' with (format csv)" >/dev/null
+copy_ended="$(date +%s.%N)"
+psql_db -c "drop table bench_copy" >/dev/null
+python3 -c "import json,sys; s=float(sys.argv[2])-float(sys.argv[1]); print(json.dumps({'rows': int(sys.argv[3]), 'seconds': round(s, 3), 'rowsPerSecond': round(int(sys.argv[3]) / s, 1)}))" \
+  "$copy_started" "$copy_ended" "$copy_rows" >"$work/runs/copy.json"
+log "[$(elapsed)]   $(cat "$work/runs/copy.json")"
+
+log "[$(elapsed)] ingestion: one event per request (API key)"
+for c in $levels; do
+  measure ingest_single "$c" 1 "$main_pid" 10s "$base/api/v1/events" post_events.lua BENCH_BODY_FILE="$work/event.json" BENCH_API_KEY="$api_key"
+done
+log "[$(elapsed)] ingestion: 500 events per request (API key)"
+for c in $levels; do
+  measure ingest_batch "$c" 500 "$main_pid" 30s "$base/api/v1/events/batch" post_events.lua BENCH_BODY_FILE="$work/batch.json" BENCH_API_KEY="$api_key"
+done
+events_after="$(psql_db -tAc 'select count(*) from events')"
+hwm_kb="$(awk '/^VmHWM/ { print $2 }' "/proc/$main_pid/status" 2>/dev/null || echo 0)"
+
+# --- report ----------------------------------------------------------------------------------------------------
+settings="$(psql_db -tAc "select string_agg(name || '=' || setting || coalesce(unit, ''), ', ' order by name) from pg_settings
+  where name in ('fsync', 'synchronous_commit', 'full_page_writes', 'shared_buffers', 'wal_level', 'max_wal_size', 'work_mem')")"
+out="$bench/results/$started_at.json"
+python3 "$bench/report.py" --runs "$work/runs" --out "$out" \
+  --meta mode="$mode" started_at="$started_at" \
+  commit="$(git -C "$root" rev-parse --short HEAD)$(git -C "$root" diff --quiet HEAD -- src bench || echo '+dirty')" \
+  cpu="$(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)" nproc="$threads" \
+  memory_mb="$(awk '/MemTotal/ { print int($2 / 1024) }' /proc/meminfo)" \
+  dotnet="$(dotnet --version)" postgres="$("$PG_BIN/postgres" --version)" redis="$(redis-server --version | awk '{ print $3 }')" \
+  wrk="$(wrk -v 2>&1 | head -1 | awk '{ print $2 }')" pg_settings="$settings" \
+  data_source="$data_source" users="$data_users" events="$data_events" events_after_ingestion="$events_after" days="$days" seed_seconds="$seed_seconds" \
+  login_users="$login_user_count" duration_s="$duration" warmup_s="$warmup" wrk_threads="$threads" api_vmhwm_kb="$hwm_kb" \
+  total_seconds="$(( SECONDS - t0 ))"
+log "[$(elapsed)] results written to ${out#"$root"/}"
