@@ -43,7 +43,8 @@ public static class JobsServiceCollectionExtensions
     {
         ArgumentNullException.ThrowIfNull(jobs);
         services.AddOptions<JobsOptions>().Bind(configuration.GetSection(JobsOptions.Section));
-        services.AddQuartz(q =>
+        var name = configuration.GetSection(JobsOptions.Section).Get<JobsOptions>()?.SchedulerName ?? new JobsOptions().SchedulerName;
+        services.AddQuartz(new System.Collections.Specialized.NameValueCollection { ["quartz.scheduler.instanceName"] = name }, q =>
         {
             q.ConfigureScheduler(s => s.GenerateInstanceId = true);
             q.UsePersistentStore(store =>
@@ -100,7 +101,7 @@ internal sealed partial class JobScheduler(ISchedulerFactory factory, ScheduledJ
     {
         if (_scheduler is not null)
         {
-            // Running jobs may finish, but not past the host's shutdown timeout.
+            // Running jobs may finish, but not past the host's shutdown timeout (they are idempotent: one cut short runs again).
             await _scheduler.Shutdown(waitForJobsToComplete: true, cancellationToken).AsTask().WaitAsync(cancellationToken);
         }
     }

@@ -7,6 +7,9 @@ public sealed class JobsOptions
     /// <summary>Run scheduled jobs on this node (clustered: each trigger fires on one node only).</summary>
     public bool Enabled { get; set; } = true;
 
+    /// <summary>Nodes of one cluster share it (read when services are registered, not later).</summary>
+    public string SchedulerName { get; set; } = "analytics";
+
     public TimeSpan RollupInterval { get; set; } = TimeSpan.FromMinutes(1);
 
     /// <summary>Quartz cron, UTC.</summary>

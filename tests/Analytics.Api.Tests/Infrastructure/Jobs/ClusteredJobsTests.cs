@@ -29,10 +29,12 @@ public sealed class ClusteredJobsTests(TestDatabase database)
         }
     }
 
-    private static IHost Node(string connectionString)
+    private static IHost Node(string connectionString, string cluster)
     {
         var builder = Host.CreateApplicationBuilder();
-        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?> { ["Jobs:Enabled"] = "true" });
+
+        // Quartz keeps schedulers by name per process: a name of its own keeps this cluster apart from other tests'.
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?> { ["Jobs:Enabled"] = "true", ["Jobs:SchedulerName"] = cluster });
         builder.Services.AddSingleton(_ => NpgsqlDataSource.Create(connectionString));
         builder.Services.AddJobs(
             builder.Configuration,
@@ -51,8 +53,9 @@ public sealed class ClusteredJobsTests(TestDatabase database)
         }
 
         await db.ExecuteAsync("create table fires (scheduled_at timestamptz not null, instance text not null)");
-        using var first = Node(connectionString);
-        using var second = Node(connectionString);
+        var cluster = $"cluster-{Guid.NewGuid():N}";
+        using var first = Node(connectionString, cluster);
+        using var second = Node(connectionString, cluster);
         await first.StartAsync();
         await second.StartAsync();
         try
@@ -78,26 +81,47 @@ public sealed class ClusteredJobsTests(TestDatabase database)
     }
 
     [Fact(Timeout = 120_000)]
-    public async Task With_jobs_enabled_the_service_schedules_its_jobs_and_the_rollups_run()
+    public async Task The_service_started_with_jobs_schedules_them_runs_the_rollups_and_stops_cleanly()
     {
         var connectionString = await database.CreateDatabaseAsync("jobs");
         var db = database.On(connectionString);
-        await using var api = new ApiFactory(database, new Dictionary<string, string?>
+        await using (var source = NpgsqlDataSource.Create(connectionString))
         {
-            ["ConnectionStrings:Postgres"] = connectionString,
-            ["Redis:ConnectionString"] = "",
-            ["Jobs:Enabled"] = "true",
-            ["Jobs:RollupInterval"] = "00:00:01",
-        });
-        api.CreateClient().Dispose();
-
-        for (var i = 0; i < 100 && await db.ScalarAsync<long>("select count(*) from job_watermarks where name = 'rollups'") == 0; i++)
-        {
-            await Task.Delay(200);
+            await new Analytics.Api.Infrastructure.Database.Migrations.Migrator(source, Analytics.Api.Infrastructure.Database.Migrations.MigrationSet.Embedded, TimeProvider.System, Microsoft.Extensions.Logging.Abstractions.NullLogger<Analytics.Api.Infrastructure.Database.Migrations.Migrator>.Instance).MigrateAsync(CancellationToken.None);
         }
 
-        (await db.ScalarAsync<long>("select count(*) from job_watermarks where name = 'rollups'")).ShouldBe(1);
-        var scheduler = await api.Services.GetRequiredService<ISchedulerFactory>().GetScheduler();
-        (await scheduler.GetJobKeys(GroupMatcher<JobKey>.AnyGroup())).Select(k => k.Name).Order().ShouldBe(["alerts", "daily-report", "maintenance", "rollups"]);
+        var info = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = AppContext.BaseDirectory };
+        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Analytics.Api.dll"));
+        info.ArgumentList.Add("--urls");
+        info.ArgumentList.Add("http://127.0.0.1:0");
+        info.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
+        info.Environment["ConnectionStrings__Postgres"] = connectionString;
+        info.Environment["Jwt__SigningKey"] = ApiFactory.SigningKey;
+        info.Environment["Redis__ConnectionString"] = "";
+        info.Environment["Jobs__RollupInterval"] = "00:00:01";
+
+        // The real process, so that start-up and a graceful stop (SIGTERM) are what production sees.
+        using var process = System.Diagnostics.Process.Start(info)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var errors = process.StandardError.ReadToEndAsync();
+        try
+        {
+            for (var i = 0; i < 150 && await db.ScalarAsync<long>("select count(*) from job_watermarks where name = 'rollups'") == 0; i++)
+            {
+                await Task.Delay(200);
+            }
+
+            (await db.ScalarAsync<long>("select count(*) from job_watermarks where name = 'rollups'")).ShouldBe(1);
+            (await db.QueryAsync<string>("select job_name from qrtz_job_details order by job_name")).ShouldBe(["alerts", "daily-report", "maintenance", "rollups"]);
+        }
+        finally
+        {
+            using var term = System.Diagnostics.Process.Start("kill", ["-TERM", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+            await term.WaitForExitAsync();
+        }
+
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await process.WaitForExitAsync(timeout.Token);
+        process.ExitCode.ShouldBe(0, await errors + await output);
     }
 }
