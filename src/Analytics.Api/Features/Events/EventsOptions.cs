@@ -25,8 +25,8 @@ public sealed class EventsOptions
     /// <summary>Commits the writer runs concurrently; each groups whatever arrived meanwhile.</summary>
     public int Writers { get; set; } = 2;
 
-    /// <summary>Events queued for the writers before senders wait.</summary>
-    public int WriterQueueCapacity { get; set; } = 50_000;
+    /// <summary>Requests (each a single event or a batch) queued for the writers before senders wait.</summary>
+    public int WriterQueueCapacity { get; set; } = 10_000;
 
     /// <summary>Events buffered per live subscriber; one that falls further behind loses its oldest.</summary>
     public int LiveBufferSize { get; set; } = 1000;

@@ -6,12 +6,12 @@ namespace Analytics.Api.Infrastructure.RateLimiting;
 /// </summary>
 internal static class Gcra
 {
-    public static (bool Allowed, double NewTat, RateLimitDecision Decision) Decide(double tat, double nowMs, RateRule rule)
+    public static (bool Allowed, double NewTat, RateLimitDecision Decision) Decide(double tat, double nowMs, RateRule rule, int cost)
     {
         var interval = rule.IntervalMs;
         var tolerance = interval * rule.Burst;
         var start = Math.Max(tat, nowMs);
-        var newTat = start + interval;
+        var newTat = start + (interval * cost);
         var allowAt = newTat - tolerance;
         if (allowAt > nowMs)
         {

@@ -12,7 +12,8 @@ public interface IRateLimitStore
     /// A rate (GCRA): <see cref="RateRule.PerSecond"/> sustained, bursts up to <see cref="RateRule.Burst"/>. One value
     /// per key whatever the rate, so it suits high-volume limits (event ingestion) where a log of hits would not.
     /// </summary>
-    Task<RateLimitDecision> HitRateAsync(string key, RateRule rule, CancellationToken ct);
+    /// <remarks><paramref name="cost"/> units are taken at once (a batch of 500 events costs 500), all or none.</remarks>
+    Task<RateLimitDecision> HitRateAsync(string key, RateRule rule, int cost, CancellationToken ct);
 
     /// <summary>Forgets the hits of <paramref name="key"/> (e.g. after a successful sign-in).</summary>
     Task ResetAsync(string key, CancellationToken ct);

@@ -46,7 +46,7 @@ public sealed class InProcessRateLimitStore(TimeProvider clock) : IRateLimitStor
         }
     }
 
-    public Task<RateLimitDecision> HitRateAsync(string key, RateRule rule, CancellationToken ct)
+    public Task<RateLimitDecision> HitRateAsync(string key, RateRule rule, int cost, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(rule);
         var now = clock.GetUtcNow();
@@ -55,7 +55,7 @@ public sealed class InProcessRateLimitStore(TimeProvider clock) : IRateLimitStor
         var box = _theoreticalArrivals.GetOrAdd(key, _ => new StrongBox<double>(nowMs));
         lock (box)
         {
-            var (allowed, tat, decision) = Gcra.Decide(box.Value, nowMs, rule);
+            var (allowed, tat, decision) = Gcra.Decide(box.Value, nowMs, rule, cost);
             if (allowed)
             {
                 box.Value = tat;

@@ -32,7 +32,7 @@ public sealed class RedisRateLimitStore(RedisLink link, RedisOutage outage, InPr
         return {allowed, count, first, now}
         """);
 
-    // KEYS[1] the TAT; ARGV: emission interval ms, burst. Returns {allowed, new or current TAT, now} as strings (Lua numbers would be truncated).
+    // KEYS[1] the TAT; ARGV: emission interval ms, burst, cost. Returns {allowed, new or current TAT, now} as strings (Lua numbers would be truncated).
     private static readonly RedisScript CellRate = new("""
         local t = redis.call('TIME')
         local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
@@ -40,7 +40,7 @@ public sealed class RedisRateLimitStore(RedisLink link, RedisOutage outage, InPr
         local tolerance = interval * tonumber(ARGV[2])
         local tat = tonumber(redis.call('GET', KEYS[1]) or now)
         if tat < now then tat = now end
-        local new_tat = tat + interval
+        local new_tat = tat + interval * tonumber(ARGV[3])
         if new_tat - tolerance > now then
           return {0, tostring(tat), tostring(now)}
         end
@@ -48,24 +48,24 @@ public sealed class RedisRateLimitStore(RedisLink link, RedisOutage outage, InPr
         return {1, tostring(new_tat), tostring(now)}
         """);
 
-    public async Task<RateLimitDecision> HitRateAsync(string key, RateRule rule, CancellationToken ct)
+    public async Task<RateLimitDecision> HitRateAsync(string key, RateRule rule, int cost, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(rule);
         try
         {
             var client = await link.ClientAsync();
-            var reply = (await client.ScriptEvaluateAsync(CellRate, [Prefix + key], [rule.IntervalMs, rule.Burst], ct)).AsArray()!;
+            var reply = (await client.ScriptEvaluateAsync(CellRate, [Prefix + key], [rule.IntervalMs, rule.Burst, cost], ct)).AsArray()!;
             outage.Succeeded();
             var tat = double.Parse(reply[1].AsString()!, System.Globalization.CultureInfo.InvariantCulture);
             var now = double.Parse(reply[2].AsString()!, System.Globalization.CultureInfo.InvariantCulture);
 
             // The script stored new_tat when it allowed; Decide recomputes the same answer from the TAT it started from.
-            return reply[0].AsInt64() == 1 ? Gcra.Decide(tat - rule.IntervalMs, now, rule).Decision : Gcra.Decide(tat, now, rule).Decision;
+            return reply[0].AsInt64() == 1 ? Gcra.Decide(tat - (rule.IntervalMs * cost), now, rule, cost).Decision : Gcra.Decide(tat, now, rule, cost).Decision;
         }
         catch (Exception ex) when (RedisOutage.IsOutage(ex))
         {
             outage.Failed("rate limits", ex);
-            return await fallback.HitRateAsync(key, rule, ct);
+            return await fallback.HitRateAsync(key, rule, cost, ct);
         }
     }
 

@@ -176,6 +176,23 @@ public sealed class TrackEventTests(TestDatabase database) : IAsyncDisposable
     }
 
     [Fact]
+    public async Task A_batch_costs_one_token_per_event_and_is_refused_whole_when_they_do_not_suffice()
+    {
+        await using var api = new ApiFactory(database, new Dictionary<string, string?> { ["Events:ApiKeyRatePerSecond"] = "0.1", ["Events:ApiKeyBurst"] = "10" });
+        var client = api.CreateClient();
+        var user = await client.SignUpAsync(database);
+        var key = (await (await client.SendAsync(HttpMethod.Post.Authorized("/api/v1/api-keys", user.AccessToken, new { name = "batchy" }))).JsonAsync()).GetProperty("key").GetString()!;
+        var refusedIds = Enumerable.Range(0, 5).Select(_ => Guid.NewGuid()).ToArray();
+
+        var fits = await client.SendAsync(HttpMethod.Post.Authorized("/api/v1/events/batch", key, new { events = Enumerable.Range(0, 8).Select(_ => new { type = "page_view" }) }));
+        var tooMany = await client.SendAsync(HttpMethod.Post.Authorized("/api/v1/events/batch", key, new { events = refusedIds.Select(id => new { id, type = "page_view" }) }));
+
+        fits.StatusCode.ShouldBe(HttpStatusCode.Accepted);
+        await tooMany.ShouldBeProblemAsync(HttpStatusCode.TooManyRequests);
+        (await database.ScalarAsync<long>("select count(*) from events where id = any(@refusedIds)", new { refusedIds })).ShouldBe(0);
+    }
+
+    [Fact]
     public async Task Many_concurrent_senders_each_get_their_event_committed()
     {
         var (client, _, key) = await AppAsync();

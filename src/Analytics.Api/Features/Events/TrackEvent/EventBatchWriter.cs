@@ -82,25 +82,21 @@ public sealed partial class EventBatchWriter : BackgroundService
         _queue = Channel.CreateBounded<Pending>(new BoundedChannelOptions(_options.WriterQueueCapacity) { FullMode = BoundedChannelFullMode.Wait });
     }
 
-    /// <summary>Completes with true when stored, false when the id was stored before; throws when the commit failed.</summary>
+    /// <summary>Per row, true when stored and false when its id was stored before; throws when the commit failed.</summary>
     public async Task<IReadOnlyList<bool>> WriteAsync(IReadOnlyList<EventRow> rows, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(rows);
-        var pending = new Pending[rows.Count];
-        for (var i = 0; i < rows.Count; i++)
+        if (rows.Count == 0)
         {
-            pending[i] = new Pending(rows[i]);
-            await _queue.Writer.WriteAsync(pending[i], ct);
+            return [];
         }
 
-        var results = new bool[rows.Count];
-        for (var i = 0; i < rows.Count; i++)
-        {
-            // Not cancelled by the caller: once queued, the event is written whether or not anyone waits.
-            results[i] = await pending[i].Done.Task;
-        }
+        // One queue item per request: a request's rows are committed together, in one batch.
+        var pending = new Pending(rows);
+        await _queue.Writer.WriteAsync(pending, ct);
 
-        return results;
+        // Not cancelled by the caller: once queued, the events are written whether or not anyone waits.
+        return await pending.Done.Task;
     }
 
     protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
@@ -114,9 +110,11 @@ public sealed partial class EventBatchWriter : BackgroundService
             while (await _queue.Reader.WaitToReadAsync(stoppingToken))
             {
                 batch.Clear();
-                while (batch.Count < _options.WriterBatchSize && _queue.Reader.TryRead(out var item))
+                var rows = 0;
+                while (rows < _options.WriterBatchSize && _queue.Reader.TryRead(out var item))
                 {
                     batch.Add(item);
+                    rows += item.Rows.Count;
                 }
 
                 if (batch.Count > 0)
@@ -160,13 +158,19 @@ public sealed partial class EventBatchWriter : BackgroundService
         }
 
         var published = new List<TrackedEvent>(stored.Count);
-        var isNew = new bool[batch.Count];
+        var results = new bool[batch.Count][];
         for (var i = 0; i < batch.Count; i++)
         {
-            isNew[i] = stored.Remove(batch[i].Row.Id);
-            if (isNew[i])
+            var rows = batch[i].Rows;
+            results[i] = new bool[rows.Count];
+            for (var j = 0; j < rows.Count; j++)
             {
-                published.Add(batch[i].Row.Published with { ReceivedAt = now });
+                // The same id twice: only its first occurrence is new.
+                results[i][j] = stored.Remove(rows[j].Id);
+                if (results[i][j])
+                {
+                    published.Add(rows[j].Published with { ReceivedAt = now });
+                }
             }
         }
 
@@ -185,7 +189,7 @@ public sealed partial class EventBatchWriter : BackgroundService
 
         for (var i = 0; i < batch.Count; i++)
         {
-            batch[i].Done.TrySetResult(isNew[i]);
+            batch[i].Done.TrySetResult(results[i]);
         }
 
         if (published.Count > 0)
@@ -204,7 +208,7 @@ public sealed partial class EventBatchWriter : BackgroundService
     private async Task<HashSet<Guid>> InsertAsync(List<Pending> batch, DateTimeOffset now)
     {
         // The same id twice in one batch: only its first occurrence can be new.
-        var rows = batch.Select(p => p.Row).DistinctBy(r => r.Id).ToList();
+        var rows = batch.SelectMany(p => p.Rows).DistinctBy(r => r.Id).ToList();
         await using var connection = await _db.OpenConnectionAsync();
         var ids = await connection.QueryAsync<Guid>(new CommandDefinition(
             InsertSql,
@@ -245,11 +249,11 @@ public sealed partial class EventBatchWriter : BackgroundService
     [LoggerMessage(Level = LogLevel.Warning, Message = "Publishing {Count} committed events to live streams failed")]
     private partial void LogPublishFailed(Exception exception, int count);
 
-    private sealed class Pending(EventRow row)
+    private sealed class Pending(IReadOnlyList<EventRow> rows)
     {
-        public EventRow Row { get; } = row;
+        public IReadOnlyList<EventRow> Rows { get; } = rows;
 
-        public TaskCompletionSource<bool> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public TaskCompletionSource<bool[]> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 }
 

@@ -177,7 +177,7 @@ public static class TrackEvent
             return new BatchResult(items.Count(i => i.Status == "accepted"), items.Count(i => i.Status == "duplicate"), items.Count(i => i.Status == "rejected"), items);
         }
 
-        // One token per event: a batch of 500 costs what 500 single events do.
+        // One token per event, taken in one step: a batch of 500 costs what 500 single events do.
         private async Task<Error?> RefusedAsync(Caller caller, int events, CancellationToken ct)
         {
             if (caller.ApiKeyId is not { } keyId)
@@ -186,19 +186,13 @@ public static class TrackEvent
             }
 
             var rule = new RateRule(options.Value.ApiKeyRatePerSecond, options.Value.ApiKeyBurst);
-            for (var i = 0; i < events; i++)
-            {
-                var decision = await limits.HitRateAsync($"ingest:key:{keyId:N}", rule, ct);
-                if (!decision.Allowed)
+            var decision = await limits.HitRateAsync($"ingest:key:{keyId:N}", rule, events, ct);
+            return decision.Allowed
+                ? null
+                : new Error(ErrorKind.TooManyRequests, "rate_limited", "Too many events.", $"This API key may send {options.Value.ApiKeyRatePerSecond:0} events per second (bursts of {options.Value.ApiKeyBurst}); slow down.", decision.RetryAfter)
                 {
-                    return new Error(ErrorKind.TooManyRequests, "rate_limited", "Too many events.", $"This API key may send {options.Value.ApiKeyRatePerSecond:0} events per second (bursts of {options.Value.ApiKeyBurst}); slow down.", decision.RetryAfter)
-                    {
-                        RateLimit = decision,
-                    };
-                }
-            }
-
-            return null;
+                    RateLimit = decision,
+                };
         }
 
         private static EventRow ToRow(Command e, Caller caller, ClientContext client, DateTimeOffset now)
