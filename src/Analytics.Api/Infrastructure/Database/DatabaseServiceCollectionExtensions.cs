@@ -27,6 +27,14 @@ public static class DatabaseServiceCollectionExtensions
 
             // Day and hour boundaries (date_trunc, date to timestamptz) are UTC whatever the server's default zone.
             builder.ConnectionStringBuilder.Timezone = "UTC";
+
+            // The hot statements (ingestion, session checks, key lookups, dashboard) are few and repeated: prepare
+            // them on each connection after their second use instead of planning them on every call.
+            if (builder.ConnectionStringBuilder.MaxAutoPrepare == 0)
+            {
+                builder.ConnectionStringBuilder.MaxAutoPrepare = 64;
+                builder.ConnectionStringBuilder.AutoPrepareMinUsages = 2;
+            }
             builder.UseLoggerFactory(sp.GetRequiredService<ILoggerFactory>());
             return builder.Build();
         });

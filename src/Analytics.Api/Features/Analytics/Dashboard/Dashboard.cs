@@ -56,19 +56,15 @@ public static class Dashboard
 
     internal sealed class Handler(NpgsqlDataSource db, ICache cache, AnalyticsGenerations generations, IOptions<DashboardOptions> options, TimeProvider clock) : IRequestHandler<Query, Response>
     {
-        private const string TotalUsersSql = "select coalesce(sum(total), 0) from user_counts where @Role is null or role = @Role";
-
-        private const string ActiveSql = """
-            select coalesce((select value from rollup_active_window where days = 7 and role = coalesce(@Role, 'all') and as_of <= @Today
-                             order by as_of desc limit 1), 0)
+        // The headline numbers in one statement; with the series below, one round trip to the database.
+        private const string TotalsSql = """
+            select (select coalesce(sum(total), 0) from user_counts where @Role is null or role = @Role)::bigint as TotalUsers,
+                   coalesce((select value from rollup_active_window where days = 7 and role = coalesce(@Role, 'all') and as_of <= @Today
+                             order by as_of desc limit 1), 0) as ActiveUsers,
+                   (select count(*) from activity_log a left join users u on u.id = a.user_id
+                    where a.kind = 'login_failed' and a.occurred_at > @DaySince and (@Role is null or u.role = @Role)) as FailedLogins,
+                   (select count(*) from users where created_at > @WeekSince and (@Role is null or role = @Role)) as NewUsers;
             """;
-
-        private const string FailedLoginsSql = """
-            select count(*) from activity_log a left join users u on u.id = a.user_id
-            where a.kind = 'login_failed' and a.occurred_at > @Since and (@Role is null or u.role = @Role)
-            """;
-
-        private const string NewUsersSql = "select count(*) from users where created_at > @Since and (@Role is null or role = @Role)";
 
         private const string SeriesSql = """
             select (bucket at time zone 'UTC')::date as Day,
@@ -106,17 +102,16 @@ public static class Dashboard
             var sevenDays = new Window(now.AddDays(-7), now);
             var day = new Window(now.AddDays(-1), now);
 
-            await using var connection = await db.OpenConnectionAsync(ct);
-            var total = await connection.ExecuteScalarAsync<long>(new CommandDefinition(TotalUsersSql, new { Role = role }, cancellationToken: ct));
-            var active = await connection.ExecuteScalarAsync<long>(new CommandDefinition(ActiveSql, new { Role = role, Today = today }, cancellationToken: ct));
-            var failed = await connection.ExecuteScalarAsync<long>(new CommandDefinition(FailedLoginsSql, new { Role = role, Since = day.From }, cancellationToken: ct));
-            var newUsers = await connection.ExecuteScalarAsync<long>(new CommandDefinition(NewUsersSql, new { Role = role, Since = sevenDays.From }, cancellationToken: ct));
-
             // Whole UTC hours, so that the rollups answer exactly.
             var from = Floor(window.From);
             var to = Floor(window.To).AddHours(1);
-            var rows = (await connection.QueryAsync<DayRow>(new CommandDefinition(SeriesSql, new { Role = role, From = from, To = to }, cancellationToken: ct)))
-                .ToDictionary(r => r.Day);
+            await using var connection = await db.OpenConnectionAsync(ct);
+            await using var results = await connection.QueryMultipleAsync(new CommandDefinition(
+                TotalsSql + SeriesSql,
+                new { Role = role, Today = today, DaySince = day.From, WeekSince = sevenDays.From, From = from, To = to },
+                cancellationToken: ct));
+            var (total, active, failed, newUsers) = await results.ReadSingleAsync<(long, long, long, long)>();
+            var rows = (await results.ReadAsync<DayRow>()).ToDictionary(r => r.Day);
             var series = new ReportingPeriod(from, to).Days()
                 .Select(d => rows.TryGetValue(d, out var r) ? new Day(d, r.Logins, r.FailedLogins, r.Registrations, r.Events) : new Day(d, 0, 0, 0, 0))
                 .ToList();
