@@ -1,4 +1,5 @@
 using Analytics.Api.Features.Identity;
+using Analytics.Api.Infrastructure.Database;
 
 namespace Analytics.Api.Features.Users;
 
@@ -33,7 +34,7 @@ public sealed record AdminUserView(
         public AdminUserView ToView() => new(
             new UserView.Row(Id, Email, DisplayName, Age, Gender, Role, Status, CreatedAt, ActivatedAt).ToView(),
             FailedLogins,
-            Utc(LockedUntil),
+            LockedUntil.AsUtc(),
             PendingEmail,
             ReferrerUrl,
             LandingPage,
@@ -42,8 +43,6 @@ public sealed record AdminUserView(
             UtmCampaign,
             UtmTerm,
             UtmContent,
-            Utc(LastSeenAt));
-
-        private static DateTimeOffset? Utc(DateTime? value) => value is null ? null : new DateTimeOffset(DateTime.SpecifyKind(value.Value, DateTimeKind.Utc));
+            LastSeenAt.AsUtc());
     }
 }

@@ -1,4 +1,5 @@
 using Analytics.Api.Infrastructure.Caching;
+using Analytics.Api.Infrastructure.Database;
 using Dapper;
 using Npgsql;
 
@@ -36,7 +37,7 @@ public sealed class RecentActivity(NpgsqlDataSource db, ICache cache)
     {
         await using var connection = await db.OpenConnectionAsync(ct);
         var rows = await connection.QueryAsync<Row>(new CommandDefinition(PageSql, new { UserId = userId, Before = before, Take = take }, cancellationToken: ct));
-        return [.. rows.Select(r => new ActivityRecord(r.Id, r.Kind, new DateTimeOffset(DateTime.SpecifyKind(r.OccurredAt, DateTimeKind.Utc)), r.Ip, r.UserAgent, r.Details))];
+        return [.. rows.Select(r => new ActivityRecord(r.Id, r.Kind, r.OccurredAt.AsUtc(), r.Ip, r.UserAgent, r.Details))];
     }
 
     public Task ForgetAsync(Guid userId, CancellationToken ct) => cache.RemoveAsync(Key(userId), ct);

@@ -1,4 +1,5 @@
 using Analytics.Api.Infrastructure.Auth;
+using Analytics.Api.Infrastructure.Database;
 using Analytics.Api.Infrastructure.OpenApi;
 using Dapper;
 using MediatR;
@@ -25,10 +26,8 @@ public static class ListApiKeys
         {
             await using var connection = await db.OpenConnectionAsync(cancellationToken);
             var rows = await connection.QueryAsync<Row>(new CommandDefinition(Sql, new { request.OwnerId }, cancellationToken: cancellationToken));
-            return [.. rows.Select(r => new KeyView(r.Id, r.Name, $"ak_{r.PublicId}", Utc(r.CreatedAt)!.Value, Utc(r.LastUsedAt), Utc(r.RevokedAt), r.RevokedAt is not null))];
+            return [.. rows.Select(r => new KeyView(r.Id, r.Name, $"ak_{r.PublicId}", r.CreatedAt.AsUtc(), r.LastUsedAt.AsUtc(), r.RevokedAt.AsUtc(), r.RevokedAt is not null))];
         }
-
-        private static DateTimeOffset? Utc(DateTime? value) => value is null ? null : new DateTimeOffset(DateTime.SpecifyKind(value.Value, DateTimeKind.Utc));
 
         private sealed record Row(Guid Id, string Name, string PublicId, DateTime CreatedAt, DateTime? LastUsedAt, DateTime? RevokedAt);
     }

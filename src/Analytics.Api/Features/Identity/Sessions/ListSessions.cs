@@ -1,4 +1,5 @@
 using Analytics.Api.Infrastructure.Auth;
+using Analytics.Api.Infrastructure.Database;
 using Analytics.Api.Infrastructure.OpenApi;
 using Dapper;
 using MediatR;
@@ -68,9 +69,7 @@ public static class ListSessions
             public SessionView ToView(bool current) => new(
                 Id, current, Ip, UserAgent, DeviceType, Browser, BrowserVersion, Os, OsVersion, DeviceFingerprint, CountryCode, Latitude, Longitude, Timezone,
                 ReferrerUrl, LandingPage, UtmSource, UtmMedium, UtmCampaign, UtmTerm, UtmContent,
-                Utc(CreatedAt), Utc(LastSeenAt), Utc(ExpiresAt));
-
-            private static DateTimeOffset Utc(DateTime value) => new(DateTime.SpecifyKind(value, DateTimeKind.Utc));
+                CreatedAt.AsUtc(), LastSeenAt.AsUtc(), ExpiresAt.AsUtc());
         }
     }
 

@@ -1,3 +1,5 @@
+using Analytics.Api.Infrastructure.Database;
+
 namespace Analytics.Api.Features.Reports.Alerts;
 
 /// <summary>
@@ -46,10 +48,6 @@ public sealed record Alert(
         Guid Id, string Scope, string Subject, string? Email, DateTime OpenedAt, DateTime? ClosedAt, long WindowCount, long PeakCount,
         long Threshold, double? Baseline, DateTime? AcknowledgedAt, Guid? AcknowledgedBy)
     {
-        public Alert ToAlert() => new(Id, Scope, Subject, Email, Utc(OpenedAt), Utc(ClosedAt), WindowCount, PeakCount, Threshold, Baseline, Utc(AcknowledgedAt), AcknowledgedBy);
-
-        private static DateTimeOffset Utc(DateTime value) => new(DateTime.SpecifyKind(value, DateTimeKind.Utc));
-
-        private static DateTimeOffset? Utc(DateTime? value) => value is null ? null : Utc(value.Value);
+        public Alert ToAlert() => new(Id, Scope, Subject, Email, OpenedAt.AsUtc(), ClosedAt.AsUtc(), WindowCount, PeakCount, Threshold, Baseline, AcknowledgedAt.AsUtc(), AcknowledgedBy);
     }
 }
