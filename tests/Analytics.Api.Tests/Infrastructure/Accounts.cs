@@ -15,7 +15,8 @@ public static partial class Accounts
 
     public static string NewEmail(string prefix = "user") => $"{prefix}-{Guid.NewGuid():N}@example.com";
 
-    public static Task<HttpResponseMessage> RegisterAsync(this HttpClient client, string email, string password = Password, object? extra = null)
+    /// <summary>E-mail and password, plus the properties of <paramref name="extra"/> (profile, client context).</summary>
+    private static Dictionary<string, object?> Credentials(string email, string password, object? extra)
     {
         var body = new Dictionary<string, object?> { ["email"] = email, ["password"] = password };
         if (extra is not null)
@@ -26,22 +27,14 @@ public static partial class Accounts
             }
         }
 
-        return client.PostAsJsonAsync(new Uri("/api/v1/auth/register", UriKind.Relative), body);
+        return body;
     }
 
-    public static Task<HttpResponseMessage> LoginAsync(this HttpClient client, string email, string password = Password, object? extra = null)
-    {
-        var body = new Dictionary<string, object?> { ["email"] = email, ["password"] = password };
-        if (extra is not null)
-        {
-            foreach (var property in JsonSerializer.SerializeToElement(extra).EnumerateObject())
-            {
-                body[property.Name] = property.Value;
-            }
-        }
+    public static Task<HttpResponseMessage> RegisterAsync(this HttpClient client, string email, string password = Password, object? extra = null) =>
+        client.PostAsJsonAsync(new Uri("/api/v1/auth/register", UriKind.Relative), Credentials(email, password, extra));
 
-        return client.PostAsJsonAsync(new Uri("/api/v1/auth/login", UriKind.Relative), body);
-    }
+    public static Task<HttpResponseMessage> LoginAsync(this HttpClient client, string email, string password = Password, object? extra = null) =>
+        client.PostAsJsonAsync(new Uri("/api/v1/auth/login", UriKind.Relative), Credentials(email, password, extra));
 
     /// <summary>The newest activation mail of <paramref name="email"/>: its link token and code.</summary>
     public static Task<(string Token, string Code)> ActivationMailAsync(this TestDatabase database, string email) => ActivationMailAsync(database.ConnectionString, email);

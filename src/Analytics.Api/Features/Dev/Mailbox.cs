@@ -1,4 +1,5 @@
 using Analytics.Api.Features.Identity;
+using Analytics.Api.Infrastructure.Database;
 using Dapper;
 using FluentValidation;
 using MediatR;
@@ -30,7 +31,7 @@ public static class Mailbox
         {
             await using var connection = await db.OpenConnectionAsync(cancellationToken);
             var rows = await connection.QueryAsync<Row>(new CommandDefinition(Sql, new { To = IdentityRules.Normalise(request.To) }, cancellationToken: cancellationToken));
-            return [.. rows.Select(r => new Mail(r.Id, r.To, r.Subject, r.Body, new DateTimeOffset(r.CreatedAt, TimeSpan.Zero), r.SentAt is null ? null : new DateTimeOffset(r.SentAt.Value, TimeSpan.Zero)))];
+            return [.. rows.Select(r => new Mail(r.Id, r.To, r.Subject, r.Body, r.CreatedAt.AsUtc(), r.SentAt.AsUtc()))];
         }
 
         private sealed record Row(long Id, string To, string Subject, string Body, DateTime CreatedAt, DateTime? SentAt);

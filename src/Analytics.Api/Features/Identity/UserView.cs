@@ -1,3 +1,5 @@
+using Analytics.Api.Infrastructure.Database;
+
 namespace Analytics.Api.Features.Identity;
 
 public enum Gender
@@ -36,8 +38,8 @@ public sealed record UserView(
             Gender is null ? null : Enum.Parse<Gender>(Gender, ignoreCase: true),
             Role,
             Status,
-            new DateTimeOffset(CreatedAt, TimeSpan.Zero),
-            ActivatedAt is null ? null : new DateTimeOffset(ActivatedAt.Value, TimeSpan.Zero));
+            CreatedAt.AsUtc(),
+            ActivatedAt.AsUtc());
     }
 
     public static string? GenderText(Gender? gender) => gender?.ToString().ToLowerInvariant();

@@ -3,6 +3,7 @@ using Analytics.Api.Features.Identity;
 using Analytics.Api.Features.Reports.Rollups;
 using Analytics.Api.Infrastructure.Auth.ApiKeys;
 using Analytics.Api.Infrastructure.Caching;
+using Analytics.Api.Infrastructure.Database;
 using Analytics.Api.Infrastructure.Security;
 using Dapper;
 using MediatR;
@@ -274,7 +275,7 @@ public static class Seed
                 cancellationToken: ct));
             var rows = (await connection.QueryAsync<(string Email, Guid Id, DateTime CreatedAt)>(new CommandDefinition(DemoUsersSql, new { Emails = emails }, cancellationToken: ct)))
                 .ToDictionary(r => r.Email, StringComparer.OrdinalIgnoreCase);
-            return (added, [.. emails.Select(e => new DemoData.Account(rows[e].Id, new DateTimeOffset(DateTime.SpecifyKind(rows[e].CreatedAt, DateTimeKind.Utc))))]);
+            return (added, [.. emails.Select(e => new DemoData.Account(rows[e].Id, rows[e].CreatedAt.AsUtc()))]);
         }
 
         private async Task<(Guid Id, string? Key, string Prefix)> EnsureApiKeyAsync(Guid adminId, DateTimeOffset createdAt, CancellationToken ct)
@@ -344,7 +345,7 @@ public static class Seed
                 cancellationToken: ct));
         }
 
-        private static DemoData.Account Account(UserRow row) => new(row.Id, new DateTimeOffset(DateTime.SpecifyKind(row.CreatedAt, DateTimeKind.Utc)));
+        private static DemoData.Account Account(UserRow row) => new(row.Id, row.CreatedAt.AsUtc());
 
         private sealed record UserRow(Guid Id, string Role, string Status, string PasswordHash, DateTime CreatedAt);
 

@@ -33,6 +33,9 @@ public static class Problems
     public static Results<Ok<T>, ProblemHttpResult> OkOrProblem<T>(this Result<T> result, HttpContext http) =>
         result.IsSuccess ? TypedResults.Ok(result.Value) : From(result.Error!, http);
 
+    public static Results<Accepted<T>, ProblemHttpResult> AcceptedOrProblem<T>(this Result<T> result, HttpContext http) =>
+        result.IsSuccess ? TypedResults.Accepted((string?)null, result.Value) : From(result.Error!, http);
+
     public static Results<NoContent, ProblemHttpResult> NoContentOrProblem<T>(this Result<T> result, HttpContext http) =>
         result.IsSuccess ? TypedResults.NoContent() : From(result.Error!, http);
 

@@ -230,11 +230,8 @@ public static class TrackEvent
         return api;
     }
 
-    private static async Task<Results<Accepted<Accepted>, ProblemHttpResult>> Single(Command command, IMediator mediator, HttpContext http, CancellationToken ct)
-    {
-        var result = await mediator.Send(command with { Caller = Caller.From(http.User), Client = ClientContext.From(http) }, ct);
-        return result.IsSuccess ? TypedResults.Accepted((string?)null, result.Value) : Problems.From(result.Error!, http);
-    }
+    private static async Task<Results<Accepted<Accepted>, ProblemHttpResult>> Single(Command command, IMediator mediator, HttpContext http, CancellationToken ct) =>
+        (await mediator.Send(command with { Caller = Caller.From(http.User), Client = ClientContext.From(http) }, ct)).AcceptedOrProblem(http);
 
     private static async Task<Results<Accepted<BatchResult>, BadRequest<BatchResult>, ProblemHttpResult>> Many(Batch batch, IMediator mediator, HttpContext http, CancellationToken ct)
     {

@@ -69,9 +69,6 @@ public static class ResendActivation
             .ProducesErrors(400, 429)
             .AllowAnonymous();
 
-    private static async Task<Results<Accepted<Accepted>, ProblemHttpResult>> Endpoint(Command command, IMediator mediator, HttpContext http, CancellationToken ct)
-    {
-        var result = await mediator.Send(command with { Client = ClientContext.From(http) }, ct);
-        return result.IsSuccess ? TypedResults.Accepted((string?)null, result.Value) : Problems.From(result.Error!, http);
-    }
+    private static async Task<Results<Accepted<Accepted>, ProblemHttpResult>> Endpoint(Command command, IMediator mediator, HttpContext http, CancellationToken ct) =>
+        (await mediator.Send(command with { Client = ClientContext.From(http) }, ct)).AcceptedOrProblem(http);
 }

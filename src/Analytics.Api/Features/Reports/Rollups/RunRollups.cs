@@ -1,4 +1,5 @@
 using Analytics.Api.Infrastructure.Caching;
+using Analytics.Api.Infrastructure.Database;
 using Dapper;
 using MediatR;
 using Npgsql;
@@ -114,7 +115,7 @@ public sealed class Rollups(NpgsqlDataSource db, AnalyticsGenerations generation
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         await connection.ExecuteAsync(new CommandDefinition(LockSql, transaction: transaction, cancellationToken: cancellationToken));
         var last = await connection.ExecuteScalarAsync<DateTime?>(new CommandDefinition(WatermarkSql, new { Name = WatermarkName }, transaction, cancellationToken: cancellationToken));
-        var from = last is null ? DateTimeOffset.UnixEpoch : new DateTimeOffset(DateTime.SpecifyKind(last.Value, DateTimeKind.Utc)) - Overlap;
+        var from = last is null ? DateTimeOffset.UnixEpoch : last.Value.AsUtc() - Overlap;
 
         var hours = (await connection.QueryAsync<DateTime>(new CommandDefinition(TouchedHoursSql, new { From = from }, transaction, cancellationToken: cancellationToken)))
             .Select(h => DateTime.SpecifyKind(h, DateTimeKind.Utc)).ToArray();
