@@ -3,8 +3,10 @@
 # feature analytics, with the API's peak RSS and GC counts per scenario, next to reference points measured in the
 # same run (raw COPY, raw Argon2id, an empty Kestrel app). Prints a Markdown table and writes
 # bench/results/<UTC timestamp>.json.
-# Usage: bench/run.sh [--quick]   (quick: 100k users / 1M events, 64 connections, 5 s per scenario; < 3 min)
+# Usage: bench/run.sh [--quick] [--only LIST]   (quick: 100k users / 1M events, 64 connections, 5 s per scenario; < 3 min)
 #                                  (full:  1M users / 10M events, 16/64/256 connections, 15 s each; < 20 min)
+#   --only LIST: comma-separated parts to run, for working on one of them: ceiling, argon2, login, dashboard,
+#   features, copy, ingest (default: all). The data set is generated either way.
 # Needs the .NET SDK, PostgreSQL server binaries, redis-server, libsodium and wrk (installed with apt as root).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -12,10 +14,12 @@ bench="$root/bench"
 source "$root/scripts/lib/services.sh"
 
 mode=full
+only=""
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --quick) mode=quick; shift ;;
-    -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
+    --only) only="${2:?--only needs a list}"; shift 2 ;;
+    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
     *) die "unknown option $1 (see --help)" ;;
   esac
 done
@@ -29,6 +33,7 @@ fi
 # BENCH_KEEP=1 keeps the temporary folder (server logs, raw wrk outputs).
 users="${BENCH_USERS:-$users}" events="${BENCH_EVENTS:-$events}" duration="${BENCH_DURATION:-$duration}" copy_rows="${BENCH_COPY_ROWS:-$copy_rows}"
 threads="$(nproc)"
+want() { [[ -z "$only" || ",$only," == *",$1,"* ]]; }
 
 started_at="$(date -u +%Y%m%dT%H%M%SZ)"
 t0=$SECONDS
@@ -227,6 +232,7 @@ measure() {
 }
 : >"$manifest"
 
+if want ceiling; then
 # The HTTP ceiling: an empty Kestrel app, run and measured the same way.
 ceiling_port="$(free_port)"
 log "[$(elapsed)] reference: empty Kestrel app (the HTTP ceiling)"
@@ -239,22 +245,30 @@ for c in $levels; do
   gc_name=ceiling measure ceiling "$c" 0 "$ceiling_pid" 5s "http://127.0.0.1:$ceiling_port/" get.lua
 done
 stop_pid "$ceiling_pid"
+fi
 
+if want argon2; then
 log "[$(elapsed)] reference: raw Argon2id, $threads threads, m=19456 KiB t=2 p=1"
 dotnet "$bench/Argon2/bin/Release/net10.0/Analytics.Bench.Argon2.dll" "$argon_seconds" >"$work/runs/argon2.json"
 log "[$(elapsed)]   $(cat "$work/runs/argon2.json")"
+fi
 
 # Read scenarios first, on the generated data only (the ingestion scenarios add rows).
+if want login; then
 log "[$(elapsed)] login (Argon2id defaults, $login_user_count demo users)"
 for c in $levels; do
   measure login "$c" 0 "$main_pid" 30s "$base" login.lua BENCH_USERS_FILE="$work/login-users.txt" BENCH_PASSWORD="$demo_password"
 done
+fi
 
+if want dashboard; then
 log "[$(elapsed)] dashboard, cached (30-day window)"
 for c in $levels; do
   measure dashboard_cached "$c" 0 "$main_pid" 10s "$base/api/v1/admin/dashboard?preset=30d" get.lua BENCH_AUTH="$admin_token"
 done
+fi
 
+if want features; then
 log "[$(elapsed)] feature analytics over 30 days, cached and uncached"
 for c in $levels; do
   measure features_cached "$c" 0 "$main_pid" 10s "$base/api/v1/analytics/features" get.lua BENCH_AUTH="$admin_token"
@@ -262,7 +276,9 @@ done
 for c in $levels; do
   measure features_uncached "$c" 0 "$main_pid" 30s "$base" features_uncached.lua BENCH_AUTH="$admin_token"
 done
+fi
 
+if want dashboard; then
 log "[$(elapsed)] dashboard, uncached (a second instance with Dashboard__CacheFor=00:00:00)"
 nocache_port="$(free_port)"
 start_api api-nocache "$nocache_port" Dashboard__CacheFor=00:00:00
@@ -271,7 +287,9 @@ for c in $levels; do
   gc_name=api-nocache measure dashboard_uncached "$c" 0 "$nocache_pid" 30s "http://127.0.0.1:$nocache_port/api/v1/admin/dashboard?preset=30d" get.lua BENCH_AUTH="$admin_token"
 done
 stop_pid "$nocache_pid"
+fi
 
+if want copy; then
 log "[$(elapsed)] reference: raw COPY of $copy_rows event rows from the client (psql \\copy, one transaction)"
 python3 - "$work/copy.csv" "$copy_rows" <<'PY'
 import csv, sys, uuid, datetime
@@ -294,7 +312,9 @@ psql_db -c "drop table bench_copy" >/dev/null
 python3 -c "import json,sys; s=float(sys.argv[2])-float(sys.argv[1]); print(json.dumps({'rows': int(sys.argv[3]), 'seconds': round(s, 3), 'rowsPerSecond': round(int(sys.argv[3]) / s, 1)}))" \
   "$copy_started" "$copy_ended" "$copy_rows" >"$work/runs/copy.json"
 log "[$(elapsed)]   $(cat "$work/runs/copy.json")"
+fi
 
+if want ingest; then
 log "[$(elapsed)] ingestion: one event per request (API key)"
 for c in $levels; do
   measure ingest_single "$c" 1 "$main_pid" 10s "$base/api/v1/events" post_events.lua BENCH_BODY_FILE="$work/event.json" BENCH_API_KEY="$api_key"
@@ -303,6 +323,7 @@ log "[$(elapsed)] ingestion: 500 events per request (API key)"
 for c in $levels; do
   measure ingest_batch "$c" 500 "$main_pid" 30s "$base/api/v1/events/batch" post_events.lua BENCH_BODY_FILE="$work/batch.json" BENCH_API_KEY="$api_key"
 done
+fi
 events_after="$(psql_db -tAc 'select count(*) from events')"
 hwm_kb="$(awk '/^VmHWM/ { print $2 }' "/proc/$main_pid/status" 2>/dev/null || echo 0)"
 
