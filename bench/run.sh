@@ -133,7 +133,8 @@ if [[ -d "$api_dir/Features/Seed" ]]; then
   (cd "$api_dir" && dotnet "$api_dll" seed --users "$users" --events "$events" --days "$days") >"$work/seed.out" 2>"$work/seed.err" \
     || { cat "$work/seed.err" >&2; die "seed failed"; }
   api_key="$(grep -oE 'ak_[A-Za-z0-9]{12}_[A-Za-z0-9]{43}' "$work/seed.out" | head -1 || true)"
-  demo_password="$(grep -iE 'password' "$work/seed.out" | head -1 | sed -E 's/.*[Pp]assword[^:=]*[:=][[:space:]]*//; s/[[:space:]"`]+$//; s/^["`]//' || true)"
+  # The seed prints the shared demo password on a line of its own: "   password <password>   (generated users ...)".
+  demo_password="$(grep -m1 -oP '^\s+password \K\S+' "$work/seed.out" || true)"
   data_source="seed command"
 fi
 api_port="$(free_port)"
@@ -177,7 +178,8 @@ psql_db -tAc "
 [[ -s "$work/login-users.txt" ]] || die "no active demo users to sign in with"
 login_user_count="$(wc -l <"$work/login-users.txt")"
 probe_email="$(head -1 "$work/login-users.txt")"
-[[ "$(login_token "$probe_email" "$demo_password")" != null ]] || die "demo user $probe_email cannot sign in with the demo password"
+probe_token="$(login_token "$probe_email" "$demo_password" || true)"
+[[ -n "$probe_token" && "$probe_token" != null ]] || die "demo user $probe_email cannot sign in with the demo password"
 
 data_users="$(psql_db -tAc 'select count(*) from users')"
 data_events="$(psql_db -tAc 'select count(*) from events')"

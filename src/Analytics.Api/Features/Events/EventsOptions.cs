@@ -19,7 +19,7 @@ public sealed class EventsOptions
     /// <summary>Events an API key may send at once above the sustained rate.</summary>
     public int ApiKeyBurst { get; set; } = 2000;
 
-    /// <summary>Events the writer commits in one statement at most.</summary>
+    /// <summary>Events the writer commits in one transaction at most.</summary>
     public int WriterBatchSize { get; set; } = 2000;
 
     /// <summary>Commits the writer runs concurrently; each groups whatever arrived meanwhile.</summary>

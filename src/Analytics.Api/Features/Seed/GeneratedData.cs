@@ -1,4 +1,5 @@
 using System.Globalization;
+using Analytics.Api.Infrastructure.Database;
 using Dapper;
 using Npgsql;
 using NpgsqlTypes;
@@ -106,8 +107,8 @@ internal sealed class GeneratedData(NpgsqlDataSource db, SeedProgress progress)
                     await copy.WriteAsync(Email(i), NpgsqlDbType.Citext, ct);
                     await copy.WriteAsync(passwordHash, NpgsqlDbType.Text, ct);
                     await copy.WriteAsync($"{FirstNames[random.Next(FirstNames.Length)]} {LastNames[random.Next(LastNames.Length)]}", NpgsqlDbType.Text, ct);
-                    await WriteNullableAsync(copy, Age(random), NpgsqlDbType.Smallint, ct);
-                    await WriteNullableAsync(copy, Gender(random), NpgsqlDbType.Text, ct);
+                    await copy.WriteNullableAsync(Age(random), NpgsqlDbType.Smallint, ct);
+                    await copy.WriteNullableAsync(Gender(random), NpgsqlDbType.Text, ct);
                     await copy.WriteAsync("user", NpgsqlDbType.Text, ct);
                     await copy.WriteAsync("active", NpgsqlDbType.Text, ct);
                     await copy.WriteAsync(createdAt, NpgsqlDbType.TimestampTz, ct);
@@ -176,7 +177,7 @@ internal sealed class GeneratedData(NpgsqlDataSource db, SeedProgress progress)
                     await copy.WriteAsync(at, NpgsqlDbType.TimestampTz, ct);
                     await copy.WriteAsync(at, NpgsqlDbType.TimestampTz, ct);
                     await copy.WriteAsync(type, NpgsqlDbType.Text, ct);
-                    await WriteNullableAsync(copy, name, NpgsqlDbType.Text, ct);
+                    await copy.WriteNullableAsync(name, NpgsqlDbType.Text, ct);
                     if (fromUser)
                     {
                         await copy.WriteAsync(userIds[random.Next(userIds.Count)], NpgsqlDbType.Uuid, ct);
@@ -195,7 +196,7 @@ internal sealed class GeneratedData(NpgsqlDataSource db, SeedProgress progress)
                     await copy.WriteAsync(device, NpgsqlDbType.Text, ct);
                     await copy.WriteAsync(browser, NpgsqlDbType.Text, ct);
                     await copy.WriteAsync(os, NpgsqlDbType.Text, ct);
-                    await WriteNullableAsync(copy, UtmSources[random.Next(UtmSources.Length)], NpgsqlDbType.Text, ct);
+                    await copy.WriteNullableAsync(UtmSources[random.Next(UtmSources.Length)], NpgsqlDbType.Text, ct);
                     if (i % 10_000 == 0)
                     {
                         progress.Advance("events", from + i - existing, target - existing);
@@ -275,10 +276,4 @@ internal sealed class GeneratedData(NpgsqlDataSource db, SeedProgress progress)
         < 99 => "other",
         _ => null,
     };
-
-    private static Task WriteNullableAsync(NpgsqlBinaryImporter copy, string? value, NpgsqlDbType type, CancellationToken ct) =>
-        value is null ? copy.WriteNullAsync(ct) : copy.WriteAsync(value, type, ct);
-
-    private static Task WriteNullableAsync(NpgsqlBinaryImporter copy, short? value, NpgsqlDbType type, CancellationToken ct) =>
-        value is { } v ? copy.WriteAsync(v, type, ct) : copy.WriteNullAsync(ct);
 }

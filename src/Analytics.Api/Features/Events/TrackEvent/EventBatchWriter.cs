@@ -1,15 +1,18 @@
 using System.Net;
 using System.Threading.Channels;
+using Analytics.Api.Infrastructure.Database;
 using Analytics.Api.Infrastructure.Messaging;
 using Dapper;
 using Microsoft.Extensions.Options;
 using Npgsql;
+using NpgsqlTypes;
 
 namespace Analytics.Api.Features.Events.TrackEvent;
 
 /// <summary>One event ready to store, with everything the server adds.</summary>
 public sealed record EventRow(
     Guid Id,
+    bool IdFromClient,
     DateTimeOffset OccurredAt,
     string Type,
     string? Name,
@@ -35,32 +38,25 @@ public sealed record EventRow(
 
 /// <summary>
 /// Group commit for ingestion: callers queue events and wait; a few writer loops each take whatever is queued
-/// (up to a batch), store it in one statement and one commit, and only then complete the callers' tasks, so an
+/// (up to a batch), store it in one transaction and one commit, and only then complete the callers' tasks, so an
 /// acknowledged event is durable and many concurrent requests share one commit. Event ids already seen are
 /// reported as duplicates and not stored again. Committed events are then published on the event bus.
 /// </summary>
 public sealed partial class EventBatchWriter : BackgroundService
 {
-    private const string InsertSql = """
-        with incoming as (
-            select * from unnest(@Ids, @OccurredAt, @Types, @Names, @UserIds, @ApiKeyIds, @ExternalUserIds, @SessionIds,
-                                 @Urls, @Referrers, @Properties::jsonb[], @Ips, @UserAgents, @DeviceTypes, @Browsers, @Oses,
-                                 @UtmSources, @UtmMediums, @UtmCampaigns, @UtmTerms, @UtmContents)
-                as t(id, occurred_at, type, name, user_id, api_key_id, external_user_id, session_id, url, referrer, properties,
-                     ip, user_agent, device_type, browser, os, utm_source, utm_medium, utm_campaign, utm_term, utm_content)
-        ), fresh as (
-            insert into event_ids (id, received_at) select id, @Now from incoming
-            on conflict (id) do nothing
-            returning id
-        )
-        insert into events (id, occurred_at, received_at, type, name, user_id, api_key_id, external_user_id, session_id, url,
-                            referrer, properties, ip, user_agent, device_type, browser, os,
-                            utm_source, utm_medium, utm_campaign, utm_term, utm_content)
-        select i.id, i.occurred_at, @Now, i.type, i.name, i.user_id, i.api_key_id, i.external_user_id, i.session_id, i.url,
-               i.referrer, i.properties, i.ip, i.user_agent, i.device_type, i.browser, i.os,
-               i.utm_source, i.utm_medium, i.utm_campaign, i.utm_term, i.utm_content
-        from incoming i join fresh f on f.id = i.id
+    // Client-chosen ids are claimed first (a narrow insert that skips ids stored before), then the new events go in
+    // by binary COPY, both in one transaction: far cheaper per event than a wide INSERT ... SELECT from arrays.
+    private const string ClaimIdsSql = """
+        insert into event_ids (id, received_at) select unnest(@Ids), @Now
+        on conflict (id) do nothing
         returning id
+        """;
+
+    private const string CopySql = """
+        copy events (id, occurred_at, received_at, type, name, user_id, api_key_id, external_user_id, session_id, url,
+                     referrer, properties, ip, user_agent, device_type, browser, os,
+                     utm_source, utm_medium, utm_campaign, utm_term, utm_content)
+        from stdin (format binary)
         """;
 
     private readonly Channel<Pending> _queue;
@@ -207,37 +203,61 @@ public sealed partial class EventBatchWriter : BackgroundService
 
     private async Task<HashSet<Guid>> InsertAsync(List<Pending> batch, DateTimeOffset now)
     {
-        // The same id twice in one batch: only its first occurrence can be new.
-        var rows = batch.SelectMany(p => p.Rows).DistinctBy(r => r.Id).ToList();
+        // Only ids a client chose can come again (a retry); the server's own are new UUIDv7s and skip event_ids.
+        var claimed = batch.SelectMany(item => item.Rows).Where(row => row.IdFromClient).Select(row => row.Id).ToArray();
         await using var connection = await _db.OpenConnectionAsync();
-        var ids = await connection.QueryAsync<Guid>(new CommandDefinition(
-            InsertSql,
-            new
+        await using var transaction = await connection.BeginTransactionAsync();
+        var fresh = claimed.Length == 0
+            ? []
+            : (await connection.QueryAsync<Guid>(new CommandDefinition(ClaimIdsSql, new { Ids = claimed, Now = now }, transaction))).ToHashSet();
+        var stored = new HashSet<Guid>();
+        await using (var copy = await connection.BeginBinaryImportAsync(CopySql))
+        {
+            foreach (var item in batch)
             {
-                Ids = rows.Select(r => r.Id).ToArray(),
-                OccurredAt = rows.Select(r => r.OccurredAt.UtcDateTime).ToArray(),
-                Types = rows.Select(r => r.Type).ToArray(),
-                Names = rows.Select(r => r.Name).ToArray(),
-                UserIds = rows.Select(r => r.UserId).ToArray(),
-                ApiKeyIds = rows.Select(r => r.ApiKeyId).ToArray(),
-                ExternalUserIds = rows.Select(r => r.ExternalUserId).ToArray(),
-                SessionIds = rows.Select(r => r.SessionId).ToArray(),
-                Urls = rows.Select(r => r.Url).ToArray(),
-                Referrers = rows.Select(r => r.Referrer).ToArray(),
-                Properties = rows.Select(r => r.PropertiesJson).ToArray(),
-                Ips = rows.Select(r => r.Ip).ToArray(),
-                UserAgents = rows.Select(r => r.UserAgent).ToArray(),
-                DeviceTypes = rows.Select(r => r.DeviceType).ToArray(),
-                Browsers = rows.Select(r => r.Browser).ToArray(),
-                Oses = rows.Select(r => r.Os).ToArray(),
-                UtmSources = rows.Select(r => r.UtmSource).ToArray(),
-                UtmMediums = rows.Select(r => r.UtmMedium).ToArray(),
-                UtmCampaigns = rows.Select(r => r.UtmCampaign).ToArray(),
-                UtmTerms = rows.Select(r => r.UtmTerm).ToArray(),
-                UtmContents = rows.Select(r => r.UtmContent).ToArray(),
-                Now = now,
-            }));
-        return [.. ids];
+                foreach (var row in item.Rows)
+                {
+                    // The same id twice in one batch: only its first occurrence is new.
+                    if ((!row.IdFromClient || fresh.Contains(row.Id)) && stored.Add(row.Id))
+                    {
+                        await WriteAsync(copy, row, now);
+                    }
+                }
+            }
+
+            await copy.CompleteAsync();
+        }
+
+        await transaction.CommitAsync();
+        return stored;
+    }
+
+    private static async Task WriteAsync(NpgsqlBinaryImporter copy, EventRow row, DateTimeOffset now)
+    {
+        var ct = CancellationToken.None;
+        await copy.StartRowAsync(ct);
+        await copy.WriteAsync(row.Id, NpgsqlDbType.Uuid, ct);
+        await copy.WriteAsync(row.OccurredAt, NpgsqlDbType.TimestampTz, ct);
+        await copy.WriteAsync(now, NpgsqlDbType.TimestampTz, ct);
+        await copy.WriteAsync(row.Type, NpgsqlDbType.Text, ct);
+        await copy.WriteNullableAsync(row.Name, NpgsqlDbType.Text, ct);
+        await copy.WriteNullableAsync(row.UserId, NpgsqlDbType.Uuid, ct);
+        await copy.WriteNullableAsync(row.ApiKeyId, NpgsqlDbType.Uuid, ct);
+        await copy.WriteNullableAsync(row.ExternalUserId, NpgsqlDbType.Text, ct);
+        await copy.WriteNullableAsync(row.SessionId, NpgsqlDbType.Text, ct);
+        await copy.WriteNullableAsync(row.Url, NpgsqlDbType.Text, ct);
+        await copy.WriteNullableAsync(row.Referrer, NpgsqlDbType.Text, ct);
+        await copy.WriteNullableAsync(row.PropertiesJson, NpgsqlDbType.Jsonb, ct);
+        await copy.WriteNullableAsync(row.Ip, NpgsqlDbType.Inet, ct);
+        await copy.WriteNullableAsync(row.UserAgent, NpgsqlDbType.Text, ct);
+        await copy.WriteNullableAsync(row.DeviceType, NpgsqlDbType.Text, ct);
+        await copy.WriteNullableAsync(row.Browser, NpgsqlDbType.Text, ct);
+        await copy.WriteNullableAsync(row.Os, NpgsqlDbType.Text, ct);
+        await copy.WriteNullableAsync(row.UtmSource, NpgsqlDbType.Text, ct);
+        await copy.WriteNullableAsync(row.UtmMedium, NpgsqlDbType.Text, ct);
+        await copy.WriteNullableAsync(row.UtmCampaign, NpgsqlDbType.Text, ct);
+        await copy.WriteNullableAsync(row.UtmTerm, NpgsqlDbType.Text, ct);
+        await copy.WriteNullableAsync(row.UtmContent, NpgsqlDbType.Text, ct);
     }
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Storing a batch of {Count} events failed; its senders get 503")]

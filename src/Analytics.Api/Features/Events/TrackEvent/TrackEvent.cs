@@ -204,7 +204,7 @@ public static class TrackEvent
             var name = e.Name?.Trim();
             var published = new TrackedEvent(id, type, name, occurredAt, now, caller.UserId, caller.ApiKeyId, caller.OwnerId, e.ExternalUserId, e.SessionId, e.Url, e.Referrer, e.Properties);
             return new EventRow(
-                id, occurredAt, JsonNamingPolicy.SnakeCaseLower.ConvertName(type.ToString()), name, caller.UserId, caller.ApiKeyId, caller.OwnerId,
+                id, e.Id is not null, occurredAt, JsonNamingPolicy.SnakeCaseLower.ConvertName(type.ToString()), name, caller.UserId, caller.ApiKeyId, caller.OwnerId,
                 e.ExternalUserId, e.SessionId, e.Url, e.Referrer, properties, client.Ip, client.UserAgent,
                 client.Agent.DeviceType, client.Agent.Browser, client.Agent.Os,
                 e.UtmSource, e.UtmMedium, e.UtmCampaign, e.UtmTerm, e.UtmContent, published);
