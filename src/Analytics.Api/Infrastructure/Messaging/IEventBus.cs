@@ -8,6 +8,9 @@ public interface IEventBus
 {
     Task PublishAsync<T>(string topic, T message, CancellationToken ct);
 
-    /// <summary>Calls <paramref name="handler"/> for each message on <paramref name="topic"/> until the result is disposed.</summary>
-    IDisposable Subscribe<T>(string topic, Func<T, Task> handler);
+    /// <summary>
+    /// Calls <paramref name="handler"/> for each message on <paramref name="topic"/> until the result is disposed. While
+    /// <paramref name="interested"/> says no, messages are dropped unread (not even deserialised).
+    /// </summary>
+    IDisposable Subscribe<T>(string topic, Func<T, Task> handler, Func<bool>? interested = null);
 }

@@ -11,10 +11,11 @@ public sealed partial class LocalSubscribers(ILogger<LocalSubscribers> logger)
 
     private readonly ConcurrentDictionary<string, ImmutableList<Func<ReadOnlyMemory<byte>, Task>>> _handlers = new(StringComparer.Ordinal);
 
-    public IDisposable Add<T>(string topic, Func<T, Task> handler)
+    public IDisposable Add<T>(string topic, Func<T, Task> handler, Func<bool>? interested = null)
     {
         ArgumentNullException.ThrowIfNull(handler);
-        Func<ReadOnlyMemory<byte>, Task> raw = payload => handler(JsonSerializer.Deserialize<T>(payload.Span, Json)!);
+        Func<ReadOnlyMemory<byte>, Task> raw = payload =>
+            interested is null || interested() ? handler(JsonSerializer.Deserialize<T>(payload.Span, Json)!) : Task.CompletedTask;
         _handlers.AddOrUpdate(topic, _ => [raw], (_, list) => list.Add(raw));
         return new Subscription(() => _handlers.AddOrUpdate(topic, _ => [], (_, list) => list.Remove(raw)));
     }
@@ -57,5 +58,5 @@ public sealed class InProcessEventBus(LocalSubscribers subscribers) : IEventBus
     public Task PublishAsync<T>(string topic, T message, CancellationToken ct) =>
         subscribers.DeliverAsync(topic, JsonSerializer.SerializeToUtf8Bytes(message, LocalSubscribers.Json));
 
-    public IDisposable Subscribe<T>(string topic, Func<T, Task> handler) => subscribers.Add(topic, handler);
+    public IDisposable Subscribe<T>(string topic, Func<T, Task> handler, Func<bool>? interested = null) => subscribers.Add(topic, handler, interested);
 }

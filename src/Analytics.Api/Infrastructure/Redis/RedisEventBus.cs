@@ -28,7 +28,7 @@ public sealed class RedisEventBus(RedisLink link, RedisOutage outage, LocalSubsc
         }
     }
 
-    public IDisposable Subscribe<T>(string topic, Func<T, Task> handler) => subscribers.Add(topic, handler);
+    public IDisposable Subscribe<T>(string topic, Func<T, Task> handler, Func<bool>? interested = null) => subscribers.Add(topic, handler, interested);
 
     // The client re-subscribes by itself after a reconnect; subscribing while Redis is down still registers.
     public async Task StartAsync(CancellationToken cancellationToken) =>

@@ -102,6 +102,23 @@ public abstract class StoreContractTests : IAsyncDisposable
         other.ShouldBe(0);
     }
 
+    [Fact]
+    public async Task Bus_skips_a_subscriber_while_it_is_not_interested()
+    {
+        var topic = Key();
+        var skipped = 0;
+        var received = new TaskCompletionSource<Sample>(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var uninterested = Bus.Subscribe<Sample>(topic, _ => { Interlocked.Increment(ref skipped); return Task.CompletedTask; }, () => false);
+        using var interested = Bus.Subscribe<Sample>(topic, m => { received.TrySetResult(m); return Task.CompletedTask; }, () => true);
+        await WaitForSubscriptionAsync();
+
+        await Bus.PublishAsync(topic, new Sample("hello", 7), default);
+
+        // A message's handlers run in subscription order: once the second has it, the first has passed.
+        (await received.Task.WaitAsync(TimeSpan.FromSeconds(5))).ShouldBe(new Sample("hello", 7));
+        skipped.ShouldBe(0);
+    }
+
     protected virtual Task WaitForSubscriptionAsync() => Task.CompletedTask;
 
     public sealed record Sample(string Text, int Number);

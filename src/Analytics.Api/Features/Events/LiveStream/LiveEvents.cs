@@ -45,7 +45,8 @@ public sealed class LiveEvents(IEventBus bus, IHostApplicationLifetime lifetime,
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
-        _busSubscription = bus.Subscribe<List<TrackedEvent>>(TrackedEvent.Topic, Deliver);
+        // With nobody watching on this node, the committed events it receives are not even deserialised.
+        _busSubscription = bus.Subscribe<List<TrackedEvent>>(TrackedEvent.Topic, Deliver, () => !Volatile.Read(ref _audiences).IsEmpty);
         _alertSubscription = bus.Subscribe<Alert>(Alert.Topic, DeliverAlert);
         // Open streams would hold a graceful shutdown until its timeout; ending them lets their requests complete.
         _onStopping = lifetime.ApplicationStopping.Register(EndAll);

@@ -156,7 +156,7 @@ public static class TrackEvent
             for (var i = 0; i < events.Count; i++)
             {
                 var item = events[i] is { } e ? e with { Caller = request.Caller, Client = request.Client } : null;
-                var check = item is null ? new ValidationResult([new ValidationFailure("", "The event must be a JSON object.")]) : await validator.ValidateAsync(item, cancellationToken);
+                var check = item is null ? new ValidationResult([new ValidationFailure("", "The event must be a JSON object.")]) : validator.Validate(item);
                 if (!check.IsValid)
                 {
                     items[i] = new ItemResult(i, item?.Id, "rejected", check.Errors
