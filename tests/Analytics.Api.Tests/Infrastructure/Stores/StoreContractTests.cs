@@ -71,6 +71,35 @@ public abstract class StoreContractTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task Cell_rate_allows_exactly_the_burst_under_parallel_hits()
+    {
+        var key = Key();
+        var rule = new RateRule(0.001, 10);
+
+        var decisions = await Task.WhenAll(Enumerable.Range(0, 40).Select(_ => RateLimits.HitRateAsync(key, rule, 1, default)));
+
+        decisions.Count(d => d.Allowed).ShouldBe(10);
+        decisions.Where(d => d.Allowed).Select(d => d.Remaining).OrderBy(r => r).ShouldBe([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+        decisions.Where(d => !d.Allowed).ShouldAllBe(d => d.RetryAfter > TimeSpan.Zero && d.Remaining == 0);
+    }
+
+    [Fact]
+    public async Task Cell_rate_takes_a_cost_all_or_nothing_and_a_refusal_takes_nothing()
+    {
+        var key = Key();
+        var rule = new RateRule(0.001, 10);
+
+        var first = RateLimits.HitRateAsync(key, rule, 6, default);
+        var second = RateLimits.HitRateAsync(key, rule, 6, default);
+        var third = RateLimits.HitRateAsync(key, rule, 4, default);
+
+        (await first).ShouldSatisfyAllConditions(d => d.Allowed.ShouldBeTrue(), d => d.Remaining.ShouldBe(4));
+        (await second).Allowed.ShouldBeFalse();
+        (await third).ShouldSatisfyAllConditions(d => d.Allowed.ShouldBeTrue(), d => d.Remaining.ShouldBe(0));
+        (await RateLimits.HitRateAsync(key, rule, 1, default)).Allowed.ShouldBeFalse();
+    }
+
+    [Fact]
     public async Task Rate_limit_window_slides_and_reset_forgets()
     {
         var key = Key();
