@@ -1,4 +1,5 @@
 using System.Net;
+using System.Text.Json;
 using System.Threading.Channels;
 using Analytics.Api.Infrastructure.Database;
 using Analytics.Api.Infrastructure.Messaging;
@@ -14,7 +15,7 @@ public sealed record EventRow(
     Guid Id,
     bool IdFromClient,
     DateTimeOffset OccurredAt,
-    string Type,
+    EventType Type,
     string? Name,
     Guid? UserId,
     Guid? ApiKeyId,
@@ -34,7 +35,18 @@ public sealed record EventRow(
     string? UtmCampaign,
     string? UtmTerm,
     string? UtmContent,
-    TrackedEvent Published);
+    IReadOnlyDictionary<string, JsonElement>? Properties)
+{
+    private static readonly Dictionary<EventType, string> StoredTypes =
+        Enum.GetValues<EventType>().ToDictionary(t => t, t => JsonNamingPolicy.SnakeCaseLower.ConvertName(t.ToString()));
+
+    /// <summary>The type as the events table spells it (<c>page_view</c>, <c>feature_click</c>...).</summary>
+    public string StoredType => StoredTypes[Type];
+
+    /// <summary>The event as live streams and caches learn of it once committed.</summary>
+    public TrackedEvent Tracked(DateTimeOffset receivedAt) =>
+        new(Id, Type, Name, OccurredAt, receivedAt, UserId, ApiKeyId, OwnerId, ExternalUserId, SessionId, Url, Referrer, Properties);
+}
 
 /// <summary>
 /// Group commit for ingestion: callers queue events and wait; a few writer loops each take whatever is queued
@@ -165,7 +177,7 @@ public sealed partial class EventBatchWriter : BackgroundService
                 results[i][j] = stored.Remove(rows[j].Id);
                 if (results[i][j])
                 {
-                    published.Add(rows[j].Published with { ReceivedAt = now });
+                    published.Add(rows[j].Tracked(now));
                 }
             }
         }
@@ -239,7 +251,7 @@ public sealed partial class EventBatchWriter : BackgroundService
         await copy.WriteAsync(row.Id, NpgsqlDbType.Uuid, ct);
         await copy.WriteAsync(row.OccurredAt, NpgsqlDbType.TimestampTz, ct);
         await copy.WriteAsync(now, NpgsqlDbType.TimestampTz, ct);
-        await copy.WriteAsync(row.Type, NpgsqlDbType.Text, ct);
+        await copy.WriteAsync(row.StoredType, NpgsqlDbType.Text, ct);
         await copy.WriteNullableAsync(row.Name, NpgsqlDbType.Text, ct);
         await copy.WriteNullableAsync(row.UserId, NpgsqlDbType.Uuid, ct);
         await copy.WriteNullableAsync(row.ApiKeyId, NpgsqlDbType.Uuid, ct);

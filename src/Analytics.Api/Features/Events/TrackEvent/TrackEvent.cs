@@ -41,9 +41,10 @@ public static class TrackEvent
         string? UtmTerm,
         string? UtmContent) : IRequest<Result<Accepted>>
     {
-        internal Caller Caller { get; init; } = null!;
+        // Set by the endpoint (and, for batch items, by the handler without copying the event).
+        internal Caller Caller { get; set; } = null!;
 
-        internal ClientContext Client { get; init; } = null!;
+        internal ClientContext Client { get; set; } = null!;
     }
 
     public sealed record Accepted(Guid Id, string Status);
@@ -155,7 +156,13 @@ public static class TrackEvent
             var rows = new List<(int Index, EventRow Row)>();
             for (var i = 0; i < events.Count; i++)
             {
-                var item = events[i] is { } e ? e with { Caller = request.Caller, Client = request.Client } : null;
+                var item = events[i];
+                if (item is not null)
+                {
+                    item.Caller = request.Caller;
+                    item.Client = request.Client;
+                }
+
                 var check = item is null ? new ValidationResult([new ValidationFailure("", "The event must be a JSON object.")]) : validator.Validate(item);
                 if (!check.IsValid)
                 {
@@ -200,14 +207,11 @@ public static class TrackEvent
             var id = e.Id ?? Guid.CreateVersion7(now);
             var occurredAt = (e.OccurredAt ?? now).ToUniversalTime();
             var properties = e.Properties is { Count: > 0 } p ? JsonSerializer.Serialize(p) : null;
-            var type = e.Type!.Value;
-            var name = e.Name?.Trim();
-            var published = new TrackedEvent(id, type, name, occurredAt, now, caller.UserId, caller.ApiKeyId, caller.OwnerId, e.ExternalUserId, e.SessionId, e.Url, e.Referrer, e.Properties);
             return new EventRow(
-                id, e.Id is not null, occurredAt, JsonNamingPolicy.SnakeCaseLower.ConvertName(type.ToString()), name, caller.UserId, caller.ApiKeyId, caller.OwnerId,
+                id, e.Id is not null, occurredAt, e.Type!.Value, e.Name?.Trim(), caller.UserId, caller.ApiKeyId, caller.OwnerId,
                 e.ExternalUserId, e.SessionId, e.Url, e.Referrer, properties, client.Ip, client.UserAgent,
                 client.Agent.DeviceType, client.Agent.Browser, client.Agent.Os,
-                e.UtmSource, e.UtmMedium, e.UtmCampaign, e.UtmTerm, e.UtmContent, published);
+                e.UtmSource, e.UtmMedium, e.UtmCampaign, e.UtmTerm, e.UtmContent, e.Properties);
         }
     }
 
