@@ -76,22 +76,29 @@ public static class Dashboard
             with rolled as (
                 select date_trunc('hour', coalesce(max(watermark), '-infinity') - @Overlap, 'UTC') as until
                 from job_watermarks where name = @Watermark
-            ), day_hours as (select @DayHours as first, greatest(@DayHours, until) as stop from rolled),
-               week_hours as (select @WeekHours as first, greatest(@WeekHours, until) as stop from rolled)
+            ), edges as (
+                select @DaySince::timestamptz as day_since, @DayHours::timestamptz as day_first, greatest(@DayHours, until) as day_stop,
+                       @WeekSince::timestamptz as week_since, @WeekHours::timestamptz as week_first, greatest(@WeekHours, until) as week_stop
+                from rolled
+            )
             select (select coalesce(sum(total), 0) from user_counts where @Role is null or role = @Role)::bigint as TotalUsers,
                    coalesce((select value from rollup_active_window where days = 7 and role = coalesce(@Role, 'all') and as_of <= @Today
                              order by as_of desc limit 1), 0) as ActiveUsers,
-                   (select coalesce(sum(r.value), 0) from rollup_hourly r, day_hours h
-                    where r.metric = 'failed_logins' and r.bucket >= h.first and r.bucket < h.stop and (@Role is null or r.role = @Role))::bigint
-                   + (select count(*) from activity_log a left join users u on u.id = a.user_id
-                      where a.kind = 'login_failed' and a.occurred_at > @DaySince and a.occurred_at < @DayHours and (@Role is null or u.role = @Role))
-                   + (select count(*) from activity_log a left join users u on u.id = a.user_id, day_hours h
-                      where a.kind = 'login_failed' and a.occurred_at >= h.stop and (@Role is null or u.role = @Role)) as FailedLogins,
-                   (select coalesce(sum(r.value), 0) from rollup_hourly r, week_hours h
-                    where r.metric = 'registrations' and r.bucket >= h.first and r.bucket < h.stop and (@Role is null or r.role = @Role))::bigint
-                   + (select count(*) from users where created_at > @WeekSince and created_at < @WeekHours and (@Role is null or role = @Role))
-                   + (select count(*) from users u, week_hours h where u.created_at >= h.stop and (@Role is null or u.role = @Role)) as NewUsers;
+                   (select coalesce(sum(r.value), 0) from rollup_hourly r, edges e
+                    where r.metric = 'failed_logins' and r.bucket >= e.day_first and r.bucket < e.day_stop and (@Role is null or r.role = @Role))::bigint
+                   + (select count(*) from activity_log a left join users u on u.id = a.user_id, edges e
+                      where a.kind = 'login_failed' and a.occurred_at > e.day_since and a.occurred_at < e.day_first and (@Role is null or u.role = @Role))
+                   + (select count(*) from activity_log a left join users u on u.id = a.user_id, edges e
+                      where a.kind = 'login_failed' and a.occurred_at >= e.day_stop and (@Role is null or u.role = @Role)) as FailedLogins,
+                   (select coalesce(sum(r.value), 0) from rollup_hourly r, edges e
+                    where r.metric = 'registrations' and r.bucket >= e.week_first and r.bucket < e.week_stop and (@Role is null or r.role = @Role))::bigint
+                   + (select count(*) from users u, edges e where u.created_at > e.week_since and u.created_at < e.week_first and (@Role is null or u.role = @Role))
+                   + (select count(*) from users u, edges e where u.created_at >= e.week_stop and (@Role is null or u.role = @Role)) as NewUsers;
             """;
+
+        // Planning the statements above costs more than running them, and the custom plans PostgreSQL would otherwise
+        // keep making for every call gain nothing: every range comes from a parameter or the watermark.
+        private const string GenericPlansSql = "set local plan_cache_mode = force_generic_plan;";
 
         // Whole days from rollup_daily, the partial first and last days from rollup_hourly.
         private const string SeriesSql = """
@@ -162,8 +169,9 @@ public static class Dashboard
             firstDay = firstDay < endDay ? firstDay : endDay;
 
             await using var connection = await db.OpenConnectionAsync(ct);
+            await using var transaction = await connection.BeginTransactionAsync(ct);
             await using var results = await connection.QueryMultipleAsync(new CommandDefinition(
-                TotalsSql + SeriesSql,
+                GenericPlansSql + TotalsSql + SeriesSql,
                 new
                 {
                     Role = role,
@@ -181,9 +189,11 @@ public static class Dashboard
                     DaysFrom = daysFrom,
                     DaysTo = daysTo,
                 },
+                transaction,
                 cancellationToken: ct));
             var (total, active, failed, newUsers) = await results.ReadSingleAsync<(long, long, long, long)>();
             var rows = (await results.ReadAsync<DayRow>()).ToDictionary(r => r.Day);
+            await transaction.CommitAsync(ct);
             var series = new ReportingPeriod(from, to).Days()
                 .Select(d => rows.TryGetValue(d, out var r) ? new Day(d, r.Logins, r.FailedLogins, r.Registrations, r.Events) : new Day(d, 0, 0, 0, 0))
                 .ToList();
