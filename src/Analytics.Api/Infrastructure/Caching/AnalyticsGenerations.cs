@@ -1,3 +1,5 @@
+using System.Collections.Concurrent;
+
 namespace Analytics.Api.Infrastructure.Caching;
 
 /// <summary>
@@ -5,8 +7,13 @@ namespace Analytics.Api.Infrastructure.Caching;
 /// change (see <c>AnalyticsCacheInvalidation</c>); a change of age or gender bumps the feature scopes, because
 /// those answers filter by them. A bumped scope makes every answer cached under it unreachable at once.
 /// </summary>
-public sealed class AnalyticsGenerations(ICache cache)
+public sealed class AnalyticsGenerations(ICache cache, TimeProvider clock)
 {
+    // Node-local copies for RecentAsync, and how many bumps of each scope this node has made (a copy read before
+    // one of them is not used after it).
+    private readonly ConcurrentDictionary<string, Seen> _seen = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, long> _bumps = new(StringComparer.Ordinal);
+
     /// <summary>Admin dashboard answers: bumped by registrations, role and status changes, and each rollup run with new data.</summary>
     public const string Dashboard = "dashboard";
 
@@ -22,10 +29,46 @@ public sealed class AnalyticsGenerations(ICache cache)
 
     public Task<long> CurrentAsync(string scope, CancellationToken ct) => cache.GetGenerationAsync(scope, ct);
 
+    /// <summary>
+    /// The generation of <paramref name="scope"/> as this node saw it at most <paramref name="maxAge"/> ago: a bump
+    /// made by another node shows within <paramref name="maxAge"/>, one made by this node at once. Zero is
+    /// <see cref="CurrentAsync"/>.
+    /// </summary>
+    public async Task<long> RecentAsync(string scope, TimeSpan maxAge, CancellationToken ct)
+    {
+        if (maxAge <= TimeSpan.Zero)
+        {
+            return await CurrentAsync(scope, ct);
+        }
+
+        var bumps = _bumps.GetValueOrDefault(scope);
+        var now = clock.GetUtcNow();
+        if (_seen.TryGetValue(scope, out var seen) && seen.Bumps == bumps && now - seen.At < maxAge && now >= seen.At)
+        {
+            return seen.Generation;
+        }
+
+        var generation = await CurrentAsync(scope, ct);
+        _seen[scope] = new Seen(generation, now, bumps);
+        return generation;
+    }
+
     /// <summary>Bumps every scope in <paramref name="scopes"/> (each once), concurrently.</summary>
     public Task BumpAsync(IEnumerable<string> scopes, CancellationToken ct) =>
-        Task.WhenAll(scopes.Distinct(StringComparer.Ordinal).Select(scope => cache.BumpGenerationAsync(scope, ct)));
+        Task.WhenAll(scopes.Distinct(StringComparer.Ordinal).Select(async scope =>
+        {
+            try
+            {
+                await cache.BumpGenerationAsync(scope, ct);
+            }
+            finally
+            {
+                _bumps.AddOrUpdate(scope, 1, (_, n) => n + 1);
+            }
+        }));
 
     /// <summary>After a committed change of <paramref name="userId"/>'s age or gender. Not cancelled: the change is durable.</summary>
     public Task DemographicsChangedAsync(Guid userId) => BumpAsync([FeatureClicksOf(userId), AllFeatureClicks], CancellationToken.None);
+
+    private sealed record Seen(long Generation, DateTimeOffset At, long Bumps);
 }

@@ -21,24 +21,30 @@ public interface ICache
     Task<long> GetGenerationAsync(string scope, CancellationToken ct);
 
     Task BumpGenerationAsync(string scope, CancellationToken ct);
+
+    /// <summary>
+    /// The bytes cached under <paramref name="key"/>, or those <paramref name="create"/> returns, stored for
+    /// <paramref name="ttl"/>. Concurrent misses of one key on this node call <paramref name="create"/> once (see
+    /// <see cref="SingleFlight"/>); FromCache is false only for the caller whose <paramref name="create"/> ran.
+    /// </summary>
+    Task<(byte[] Value, bool FromCache)> GetOrCreateAsync(string key, TimeSpan ttl, Func<CancellationToken, Task<byte[]>> create, CancellationToken ct);
 }
 
 public static class CacheExtensions
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
-    /// <summary>Returns the cached value of <paramref name="key"/>, or computes, stores and returns it.</summary>
+    /// <summary>Returns the cached value of <paramref name="key"/>, or computes, stores and returns it (once per node for concurrent misses).</summary>
     public static async Task<(T Value, bool FromCache)> GetOrCreateAsync<T>(this ICache cache, string key, TimeSpan ttl, Func<CancellationToken, Task<T>> create, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(cache);
         ArgumentNullException.ThrowIfNull(create);
-        if (await cache.GetAsync(key, ct) is { } cached)
+        var created = default(T);
+        var (bytes, fromCache) = await cache.GetOrCreateAsync(key, ttl, async c =>
         {
-            return (JsonSerializer.Deserialize<T>(cached, Json)!, true);
-        }
-
-        var value = await create(ct);
-        await cache.SetAsync(key, JsonSerializer.SerializeToUtf8Bytes(value, Json), ttl, ct);
-        return (value, false);
+            created = await create(c);
+            return JsonSerializer.SerializeToUtf8Bytes(created, Json);
+        }, ct);
+        return fromCache ? (JsonSerializer.Deserialize<T>(bytes, Json)!, true) : (created!, false);
     }
 }

@@ -8,6 +8,7 @@ public sealed class InProcessCache(IMemoryCache memory) : ICache
 {
     private readonly ConcurrentDictionary<string, long> _generations = new(StringComparer.Ordinal);
     private readonly Lock _addGate = new();
+    private readonly SingleFlight _flights = new();
 
     public Task<byte[]?> GetAsync(string key, CancellationToken ct) =>
         Task.FromResult(memory.TryGetValue(key, out byte[]? value) ? value : null);
@@ -46,4 +47,7 @@ public sealed class InProcessCache(IMemoryCache memory) : ICache
         _generations.AddOrUpdate(scope, 1, (_, current) => current + 1);
         return Task.CompletedTask;
     }
+
+    public Task<(byte[] Value, bool FromCache)> GetOrCreateAsync(string key, TimeSpan ttl, Func<CancellationToken, Task<byte[]>> create, CancellationToken ct) =>
+        _flights.GetOrCreateAsync(this, key, ttl, create, ct);
 }

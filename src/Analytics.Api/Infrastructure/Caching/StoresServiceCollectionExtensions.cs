@@ -24,6 +24,7 @@ public static class StoresServiceCollectionExtensions
         services.AddSingleton<LocalSubscribers>();
         services.AddSingleton<Throttle>();
         services.AddSingleton<AnalyticsGenerations>();
+        services.AddSingleton<LocalCopies>();
 
         // Chosen when first resolved, not here: configuration can still change until the host is built (tests do).
         services.AddSingleton<RedisLink>();

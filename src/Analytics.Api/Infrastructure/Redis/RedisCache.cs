@@ -9,6 +9,8 @@ public sealed class RedisCache(RedisLink link, RedisOutage outage) : ICache
     private const string Prefix = "cache:";
     private const string GenerationPrefix = "gen:";
 
+    private readonly SingleFlight _flights = new();
+
     public Task<byte[]?> GetAsync(string key, CancellationToken ct) =>
         RunAsync(async client => await client.GetAsync(Prefix + key, ct), default(byte[]));
 
@@ -26,6 +28,9 @@ public sealed class RedisCache(RedisLink link, RedisOutage outage) : ICache
 
     public Task BumpGenerationAsync(string scope, CancellationToken ct) =>
         RunAsync(async client => await client.IncrementAsync(GenerationPrefix + scope, cancellationToken: ct), 0L);
+
+    public Task<(byte[] Value, bool FromCache)> GetOrCreateAsync(string key, TimeSpan ttl, Func<CancellationToken, Task<byte[]>> create, CancellationToken ct) =>
+        _flights.GetOrCreateAsync(this, key, ttl, create, ct);
 
     private async Task<T> RunAsync<T>(Func<Analytics.Redis.RedisClient, Task<T>> command, T fallback)
     {

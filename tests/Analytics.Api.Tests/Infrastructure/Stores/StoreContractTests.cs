@@ -58,6 +58,52 @@ public abstract class StoreContractTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task Concurrent_misses_of_one_key_compute_once_and_later_reads_hit()
+    {
+        var key = Key();
+        var calls = 0;
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Func<CancellationToken, Task<byte[]>> create = async _ =>
+        {
+            Interlocked.Increment(ref calls);
+            await release.Task;
+            return [7];
+        };
+
+        var readers = Enumerable.Range(0, 8).Select(_ => Cache.GetOrCreateAsync(key, TimeSpan.FromMinutes(1), create, default)).ToList();
+        await Task.Delay(300);
+        release.SetResult();
+        var answers = await Task.WhenAll(readers);
+
+        calls.ShouldBe(1);
+        answers.ShouldAllBe(a => a.Value.SequenceEqual(new byte[] { 7 }));
+        answers.Count(a => !a.FromCache).ShouldBe(1);
+        (await Cache.GetOrCreateAsync(key, TimeSpan.FromMinutes(1), create, default)).FromCache.ShouldBeTrue();
+        calls.ShouldBe(1);
+    }
+
+    [Fact]
+    public async Task A_waiting_reader_computes_itself_when_the_computing_reader_gives_up()
+    {
+        var key = Key();
+        using var givingUp = new CancellationTokenSource();
+        var first = Cache.GetOrCreateAsync(key, TimeSpan.FromMinutes(1), async ct =>
+        {
+            await Task.Delay(Timeout.Infinite, ct);
+            return [1];
+        }, givingUp.Token);
+        await Task.Delay(200);
+        var second = Cache.GetOrCreateAsync(key, TimeSpan.FromMinutes(1), _ => Task.FromResult<byte[]>([2]), default);
+        await Task.Delay(200);
+
+        await givingUp.CancelAsync();
+
+        await Should.ThrowAsync<OperationCanceledException>(first);
+        var (value, fromCache) = await second;
+        (value.Single(), fromCache).ShouldBe(((byte)2, false));
+    }
+
+    [Fact]
     public async Task Rate_limit_allows_exactly_the_limit_under_parallel_hits_and_says_when_to_retry()
     {
         var key = Key();

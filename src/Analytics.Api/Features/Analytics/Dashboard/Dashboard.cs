@@ -1,9 +1,12 @@
+using System.Text.Json;
+using Analytics.Api.Features.Reports.Rollups;
 using Analytics.Api.Infrastructure.Caching;
+using Analytics.Api.Infrastructure.Http;
 using Analytics.Api.Infrastructure.OpenApi;
 using Dapper;
 using FluentValidation;
 using MediatR;
-using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Http.Json;
 using Microsoft.Extensions.Options;
 using Npgsql;
 
@@ -15,6 +18,13 @@ public sealed class DashboardOptions
 
     /// <summary>How long an answer is cached per filter combination; 0 turns the cache off.</summary>
     public TimeSpan CacheFor { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>
+    /// How long a node reuses the cache generation and the cached answers it has read (no Redis round trip): a
+    /// change made through another node shows there within this time, one made through this node at once. 0 turns
+    /// the node-local copies off.
+    /// </summary>
+    public TimeSpan LocalCacheFor { get; set; } = TimeSpan.FromSeconds(1);
 }
 
 /// <summary>
@@ -27,7 +37,7 @@ public static class Dashboard
     public static readonly string[] Presets = ["24h", "7d", "30d", "90d"];
     public static readonly string[] RoleFilters = ["all", "user", "admin"];
 
-    public sealed record Query(string? Role, string? Preset, DateTimeOffset? From, DateTimeOffset? To) : IRequest<Response>;
+    public sealed record Query(string? Role, string? Preset, DateTimeOffset? From, DateTimeOffset? To) : IRequest<Utf8Json<Response>>;
 
     public sealed record Window(DateTimeOffset From, DateTimeOffset To);
 
@@ -54,43 +64,91 @@ public static class Dashboard
         }
     }
 
-    internal sealed class Handler(NpgsqlDataSource db, ICache cache, AnalyticsGenerations generations, IOptions<DashboardOptions> options, TimeProvider clock) : IRequestHandler<Query, Response>
+    internal sealed class Handler(NpgsqlDataSource db, ICache cache, LocalCopies copies, AnalyticsGenerations generations, IOptions<DashboardOptions> options, IOptions<JsonOptions> json, TimeProvider clock)
+        : IRequestHandler<Query, Utf8Json<Response>>
     {
-        // The headline numbers in one statement; with the series below, one round trip to the database.
+        // The headline numbers in one statement; with the series below, one round trip to the database. Every part
+        // is an index lookup of a few rows: whole hours that the last rollup run finished (its watermark less the
+        // overlap it re-reads) come from rollup_hourly, only the partial first hour and the rows after those hours
+        // from the raw tables, so the counts equal counting the raw rows. A row that arrives for an hour the rollups
+        // already finished (a transaction open longer than Rollups.Overlap) is counted when the rollups count it.
         private const string TotalsSql = """
+            with rolled as (
+                select date_trunc('hour', coalesce(max(watermark), '-infinity') - @Overlap, 'UTC') as until
+                from job_watermarks where name = @Watermark
+            ), edges as (
+                select @DaySince::timestamptz as day_since, @DayHours::timestamptz as day_first, greatest(@DayHours, until) as day_stop,
+                       @WeekSince::timestamptz as week_since, @WeekHours::timestamptz as week_first, greatest(@WeekHours, until) as week_stop
+                from rolled
+            )
             select (select coalesce(sum(total), 0) from user_counts where @Role is null or role = @Role)::bigint as TotalUsers,
                    coalesce((select value from rollup_active_window where days = 7 and role = coalesce(@Role, 'all') and as_of <= @Today
                              order by as_of desc limit 1), 0) as ActiveUsers,
-                   (select count(*) from activity_log a left join users u on u.id = a.user_id
-                    where a.kind = 'login_failed' and a.occurred_at > @DaySince and (@Role is null or u.role = @Role)) as FailedLogins,
-                   (select count(*) from users where created_at > @WeekSince and (@Role is null or role = @Role)) as NewUsers;
+                   (select coalesce(sum(r.value), 0) from rollup_hourly r, edges e
+                    where r.metric = 'failed_logins' and r.bucket >= e.day_first and r.bucket < e.day_stop and (@Role is null or r.role = @Role))::bigint
+                   + (select count(*) from activity_log a left join users u on u.id = a.user_id, edges e
+                      where a.kind = 'login_failed' and a.occurred_at > e.day_since and a.occurred_at < e.day_first and (@Role is null or u.role = @Role))
+                   + (select count(*) from activity_log a left join users u on u.id = a.user_id, edges e
+                      where a.kind = 'login_failed' and a.occurred_at >= e.day_stop and (@Role is null or u.role = @Role)) as FailedLogins,
+                   (select coalesce(sum(r.value), 0) from rollup_hourly r, edges e
+                    where r.metric = 'registrations' and r.bucket >= e.week_first and r.bucket < e.week_stop and (@Role is null or r.role = @Role))::bigint
+                   + (select count(*) from users u, edges e where u.created_at > e.week_since and u.created_at < e.week_first and (@Role is null or u.role = @Role))
+                   + (select count(*) from users u, edges e where u.created_at >= e.week_stop and (@Role is null or u.role = @Role)) as NewUsers;
             """;
 
+        // Planning the statements above costs more than running them, and the custom plans PostgreSQL would otherwise
+        // keep making for every call gain nothing: every range comes from a parameter or the watermark.
+        private const string GenericPlansSql = "set local plan_cache_mode = force_generic_plan;";
+
+        // Whole days from rollup_daily, the partial first and last days from rollup_hourly.
         private const string SeriesSql = """
-            select (bucket at time zone 'UTC')::date as Day,
+            select day as Day,
                    coalesce(sum(value) filter (where metric = 'logins'), 0)::bigint as Logins,
                    coalesce(sum(value) filter (where metric = 'failed_logins'), 0)::bigint as FailedLogins,
                    coalesce(sum(value) filter (where metric = 'registrations'), 0)::bigint as Registrations,
                    coalesce(sum(value) filter (where metric = 'events'), 0)::bigint as Events
-            from rollup_hourly
-            where bucket >= @From and bucket < @To and metric in ('logins', 'failed_logins', 'registrations', 'events')
-              and (@Role is null or role = @Role)
-            group by 1
+            from (
+                select day, metric, value from rollup_daily
+                where metric in ('logins', 'failed_logins', 'registrations', 'events') and day >= @FirstDay and day < @EndDay
+                  and (@Role is null or role = @Role)
+                union all
+                select (bucket at time zone 'UTC')::date, metric, value from rollup_hourly
+                where metric in ('logins', 'failed_logins', 'registrations', 'events') and bucket >= @From and bucket < @DaysFrom
+                  and (@Role is null or role = @Role)
+                union all
+                select (bucket at time zone 'UTC')::date, metric, value from rollup_hourly
+                where metric in ('logins', 'failed_logins', 'registrations', 'events') and bucket >= @DaysTo and bucket < @To
+                  and (@Role is null or role = @Role)
+            ) counted
+            group by day
             """;
 
-        public async Task<Response> Handle(Query request, CancellationToken cancellationToken)
+        public async Task<Utf8Json<Response>> Handle(Query request, CancellationToken cancellationToken)
         {
             var role = request.Role is null or "all" ? null : request.Role;
-            var ttl = options.Value.CacheFor;
+            var (ttl, localFor) = (options.Value.CacheFor, options.Value.LocalCacheFor);
+            var serializer = json.Value.SerializerOptions;
             if (ttl <= TimeSpan.Zero)
             {
-                return await ComputeAsync(request, role, cancellationToken);
+                return Utf8Json.Serialize(await ComputeAsync(request, role, cancellationToken), serializer);
             }
 
-            var generation = await generations.CurrentAsync(AnalyticsGenerations.Dashboard, cancellationToken);
-            var key = $"dashboard:g{generation}:{request.Role ?? "all"}:{request.Preset}:{request.From?.UtcTicks}:{request.To?.UtcTicks}";
-            var (response, fromCache) = await cache.GetOrCreateAsync(key, ttl, ct => ComputeAsync(request, role, ct), cancellationToken);
-            return response with { FromCache = fromCache };
+            // Entries hold the answer as the endpoint writes it (fromCache true), so a hit is written as stored.
+            var generation = await generations.RecentAsync(AnalyticsGenerations.Dashboard, localFor, cancellationToken);
+            var key = $"dashboard:v2:g{generation}:{request.Role ?? "all"}:{request.Preset}:{request.From?.UtcTicks}:{request.To?.UtcTicks}";
+            if (copies.TryGet(key, out var copy))
+            {
+                return new Utf8Json<Response>(copy);
+            }
+
+            Response? computed = null;
+            var (stored, fromCache) = await cache.GetOrCreateAsync(key, ttl, async ct =>
+            {
+                computed = await ComputeAsync(request, role, ct);
+                return JsonSerializer.SerializeToUtf8Bytes(computed with { FromCache = true }, serializer);
+            }, cancellationToken);
+            copies.Set(key, stored, localFor);
+            return fromCache || computed is null ? new Utf8Json<Response>(stored) : Utf8Json.Serialize(computed, serializer);
         }
 
         private async Task<Response> ComputeAsync(Query request, string? role, CancellationToken ct)
@@ -102,16 +160,40 @@ public static class Dashboard
             var sevenDays = new Window(now.AddDays(-7), now);
             var day = new Window(now.AddDays(-1), now);
 
-            // Whole UTC hours, so that the rollups answer exactly.
+            // Whole UTC hours, so that the rollups answer exactly; whole UTC days of them from the daily sums.
             var from = Floor(window.From);
             var to = Floor(window.To).AddHours(1);
+            var firstDay = DateOnly.FromDateTime(from.UtcDateTime.AddTicks(TimeSpan.TicksPerDay - 1));
+            var endDay = DateOnly.FromDateTime(to.UtcDateTime);
+            var (daysFrom, daysTo) = firstDay < endDay ? (StartOf(firstDay), StartOf(endDay)) : (to, to);
+            firstDay = firstDay < endDay ? firstDay : endDay;
+
             await using var connection = await db.OpenConnectionAsync(ct);
+            await using var transaction = await connection.BeginTransactionAsync(ct);
             await using var results = await connection.QueryMultipleAsync(new CommandDefinition(
-                TotalsSql + SeriesSql,
-                new { Role = role, Today = today, DaySince = day.From, WeekSince = sevenDays.From, From = from, To = to },
+                GenericPlansSql + TotalsSql + SeriesSql,
+                new
+                {
+                    Role = role,
+                    Today = today,
+                    Watermark = Rollups.WatermarkName,
+                    Rollups.Overlap,
+                    DaySince = day.From,
+                    DayHours = Floor(day.From).AddHours(1),
+                    WeekSince = sevenDays.From,
+                    WeekHours = Floor(sevenDays.From).AddHours(1),
+                    From = from,
+                    To = to,
+                    FirstDay = firstDay,
+                    EndDay = endDay,
+                    DaysFrom = daysFrom,
+                    DaysTo = daysTo,
+                },
+                transaction,
                 cancellationToken: ct));
             var (total, active, failed, newUsers) = await results.ReadSingleAsync<(long, long, long, long)>();
             var rows = (await results.ReadAsync<DayRow>()).ToDictionary(r => r.Day);
+            await transaction.CommitAsync(ct);
             var series = new ReportingPeriod(from, to).Days()
                 .Select(d => rows.TryGetValue(d, out var r) ? new Day(d, r.Logins, r.FailedLogins, r.Registrations, r.Events) : new Day(d, 0, 0, 0, 0))
                 .ToList();
@@ -134,6 +216,8 @@ public static class Dashboard
 
         private static DateTimeOffset Floor(DateTimeOffset at) => new(at.UtcDateTime.Year, at.UtcDateTime.Month, at.UtcDateTime.Day, at.UtcDateTime.Hour, 0, 0, TimeSpan.Zero);
 
+        private static DateTimeOffset StartOf(DateOnly day) => new(day.ToDateTime(TimeOnly.MinValue), TimeSpan.Zero);
+
         private sealed record DayRow(DateOnly Day, long Logins, long FailedLogins, long Registrations, long Events);
     }
 
@@ -144,6 +228,6 @@ public static class Dashboard
             .WithDescription("role: all | user | admin. Window: preset (24h, 7d, 30d, 90d; default 7d) or from/to. Each metric states its window; fromCache and computedAt say how fresh the answer is.")
             .ProducesErrors(400, 401, 403);
 
-    private static async Task<Ok<Response>> Endpoint(IMediator mediator, CancellationToken ct, string? role = null, string? preset = null, DateTimeOffset? from = null, DateTimeOffset? to = null) =>
-        TypedResults.Ok(await mediator.Send(new Query(role, preset, from, to), ct));
+    private static async Task<Utf8Json<Response>> Endpoint(IMediator mediator, CancellationToken ct, string? role = null, string? preset = null, DateTimeOffset? from = null, DateTimeOffset? to = null) =>
+        await mediator.Send(new Query(role, preset, from, to), ct);
 }

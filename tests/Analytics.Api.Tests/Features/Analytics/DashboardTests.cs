@@ -1,0 +1,186 @@
+using System.Net;
+using System.Text.Json;
+using Analytics.Api.Features.Reports.Rollups;
+using Analytics.Api.Tests.Infrastructure;
+using MediatR;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Analytics.Api.Tests.Features.Analytics;
+
+/// <summary>
+/// The dashboard's numbers come from rollups for the hours the rollup job finished and from raw rows around them;
+/// these tests hold them to the raw definitions, on a database of their own, uncached.
+/// </summary>
+public sealed class DashboardTests(TestDatabase database) : IAsyncLifetime
+{
+    // The definitions the dashboard must equal: raw rows for the totals, every rolled-up hour for the series.
+    private const string RawTotalsSql = """
+        select (select count(*) from activity_log a left join users u on u.id = a.user_id
+                where a.kind = 'login_failed' and a.occurred_at > @Now - interval '1 day' and (@Role is null or u.role = @Role)) as FailedLogins,
+               (select count(*) from users where created_at > @Now - interval '7 days' and (@Role is null or role = @Role)) as NewUsers
+        """;
+
+    private const string HourlySeriesSql = """
+        select (bucket at time zone 'UTC')::date as Day,
+               coalesce(sum(value) filter (where metric = 'logins'), 0)::bigint as Logins,
+               coalesce(sum(value) filter (where metric = 'failed_logins'), 0)::bigint as FailedLogins,
+               coalesce(sum(value) filter (where metric = 'registrations'), 0)::bigint as Registrations,
+               coalesce(sum(value) filter (where metric = 'events'), 0)::bigint as Events
+        from rollup_hourly
+        where bucket >= @From and bucket < @To and (@Role is null or role = @Role)
+        group by 1
+        """;
+
+    private static readonly string[] Roles = ["all", "user", "admin"];
+
+    private ApiFactory _api = null!;
+    private HttpClient _client = null!;
+    private SignedIn _admin = null!;
+    private TestDatabase _db = null!;
+
+    public async ValueTask InitializeAsync()
+    {
+        var fresh = await database.CreateDatabaseAsync("dashboard");
+        _db = database.On(fresh);
+        _api = new ApiFactory(database, new Dictionary<string, string?>
+        {
+            ["ConnectionStrings:Postgres"] = fresh,
+            ["Redis:ConnectionString"] = "",
+            ["Dashboard:CacheFor"] = "00:00:00",
+        });
+        _client = _api.CreateClient();
+        _admin = await _client.SignUpAdminAsync(_db);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _client.Dispose();
+        await _api.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task Totals_and_series_equal_the_raw_rows_before_and_after_rollups_with_rows_after_the_watermark_and_at_the_window_edges()
+    {
+        // Users and failed logins just inside and just outside the 7-day and 24-hour windows, and in whole hours between.
+        var now = DateTimeOffset.UtcNow;
+        var user = await _client.SignUpAsync(_db);
+        foreach (var (minutesAgo, index) in new[] { 7 * 1440 + 10, 7 * 1440 - 10, 3 * 1440, 1440 + 5, 1440 - 5, 120 }.Select((m, i) => (m, i)))
+        {
+            var other = await _client.SignUpAsync(_db);
+            await _db.ExecuteAsync("update users set created_at = @At where id = @Id", new { At = now.AddMinutes(-minutesAgo), Id = other.UserId });
+            await _client.LoginAsync(index % 2 == 0 ? user.Email : Accounts.NewEmail("ghost"), "a wrong password");
+            await _db.ExecuteAsync(
+                "update activity_log set occurred_at = @At where id = (select max(id) from activity_log where kind = 'login_failed')",
+                new { At = now.AddMinutes(-minutesAgo) });
+        }
+
+        await _client.LoginAsync(_admin.Email, "a wrong password");
+
+        // No rollup run yet: everything is counted from the raw rows.
+        await ShouldEqualTheRawRowsAsync();
+
+        await SendCommandAsync(new RunRollups.Command());
+        await ShouldEqualTheRawRowsAsync();
+
+        // Rows that arrive after the rollup's watermark count at once, before the next run.
+        await _client.SignUpAsync(_db);
+        await _client.LoginAsync(user.Email, "a wrong password");
+        await _client.LoginAsync(Accounts.NewEmail("ghost"), "a wrong password");
+        await ShouldEqualTheRawRowsAsync();
+
+        // A watermark far behind (the job stopped for a day) leaves more to the raw rows, still exactly.
+        await _db.ExecuteAsync("update job_watermarks set watermark = now() - interval '30 hours' where name = 'rollups'");
+        await ShouldEqualTheRawRowsAsync();
+
+        await SendCommandAsync(new RunRollups.Command());
+        await ShouldEqualTheRawRowsAsync();
+    }
+
+    [Fact]
+    public async Task Series_of_any_window_equals_the_hourly_rollups_and_daily_sums_follow_reruns_and_late_rows()
+    {
+        var user = await _client.SignUpAsync(_db);
+        var now = DateTimeOffset.UtcNow;
+        await SendEventsAsync(user, [now.AddDays(-3), now.AddDays(-3).AddHours(-5), now.AddDays(-10), now.AddHours(-1), now]);
+        await SendCommandAsync(new RunRollups.Command());
+        await SendCommandAsync(new RunRollups.Command());
+        await SendEventsAsync(user, [now.AddDays(-3).AddHours(2), now.AddDays(-12)]);
+        await SendCommandAsync(new RunRollups.Command());
+
+        var midnight = new DateTimeOffset(now.UtcDateTime.Date, TimeSpan.Zero);
+        var windows = new[]
+        {
+            "?preset=24h", "?preset=7d", "?preset=30d", "?preset=90d",
+            Window(midnight.AddDays(-3).AddHours(2), midnight.AddDays(-3).AddHours(9)),
+            Window(midnight.AddDays(-12), midnight.AddDays(-2)),
+            Window(midnight.AddDays(-12).AddHours(13), midnight.AddDays(-1).AddMinutes(-30)),
+            Window(midnight.AddDays(-4).AddHours(23), midnight.AddDays(-3).AddHours(1)),
+        };
+        foreach (var window in windows)
+        {
+            foreach (var role in Roles)
+            {
+                var body = await DashboardAsync($"{window}&role={role}");
+                Series(body).ShouldBe(await HourlySeriesAsync(body, role), $"{window} role={role}");
+            }
+        }
+
+        Series(await DashboardAsync("?preset=30d")).Sum(d => d.Events).ShouldBe(7);
+    }
+
+    private static string Window(DateTimeOffset from, DateTimeOffset to) =>
+        $"?from={Uri.EscapeDataString(from.ToString("O"))}&to={Uri.EscapeDataString(to.ToString("O"))}";
+
+    private async Task ShouldEqualTheRawRowsAsync()
+    {
+        foreach (var role in Roles)
+        {
+            var body = await DashboardAsync($"?preset=7d&role={role}");
+            var now = DateTimeOffset.Parse(body.GetProperty("computedAt").GetString()!, System.Globalization.CultureInfo.InvariantCulture);
+            var raw = (await _db.QueryAsync<(long FailedLogins, long NewUsers)>(RawTotalsSql, new { Now = now, Role = role == "all" ? null : role })).Single();
+            (Total(body, "failedLogins24h"), Total(body, "newUsers7d")).ShouldBe(raw, $"role={role}");
+            Series(body).ShouldBe(await HourlySeriesAsync(body, role), $"role={role}");
+        }
+    }
+
+    private async Task<JsonElement> DashboardAsync(string query)
+    {
+        var response = await _client.SendAsync(HttpMethod.Get.Authorized($"/api/v1/admin/dashboard{query}", _admin.AccessToken));
+        response.StatusCode.ShouldBe(HttpStatusCode.OK);
+        return await response.JsonAsync();
+    }
+
+    // The series the answer's whole hours hold in rollup_hourly, one point per day of the answer (zeros included).
+    private async Task<List<DayRow>> HourlySeriesAsync(JsonElement body, string role)
+    {
+        var series = Series(body);
+        var window = body.GetProperty("window");
+        var from = Floor(DateTimeOffset.Parse(window.GetProperty("from").GetString()!, System.Globalization.CultureInfo.InvariantCulture));
+        var to = Floor(DateTimeOffset.Parse(window.GetProperty("to").GetString()!, System.Globalization.CultureInfo.InvariantCulture)).AddHours(1);
+        var rows = (await _db.QueryAsync<DayRow>(HourlySeriesSql, new { From = from, To = to, Role = role == "all" ? null : role })).ToDictionary(r => r.Day);
+        return [.. series.Select(d => rows.GetValueOrDefault(d.Day, new DayRow(d.Day, 0, 0, 0, 0)))];
+    }
+
+    private static DateTimeOffset Floor(DateTimeOffset at) => new(at.UtcTicks - (at.UtcTicks % TimeSpan.TicksPerHour), TimeSpan.Zero);
+
+    private static long Total(JsonElement body, string metric) => body.GetProperty("totals").GetProperty(metric).GetProperty("value").GetInt64();
+
+    private static List<DayRow> Series(JsonElement body) =>
+    [
+        .. body.GetProperty("series").EnumerateArray().Select(d => new DayRow(
+            DateOnly.Parse(d.GetProperty("date").GetString()!, System.Globalization.CultureInfo.InvariantCulture),
+            d.GetProperty("logins").GetInt64(), d.GetProperty("failedLogins").GetInt64(), d.GetProperty("registrations").GetInt64(), d.GetProperty("events").GetInt64())),
+    ];
+
+    private async Task SendEventsAsync(SignedIn user, IEnumerable<DateTimeOffset> at) =>
+        (await _client.SendAsync(HttpMethod.Post.Authorized("/api/v1/events/batch", user.AccessToken, new { events = at.Select(t => new { type = "page_view", occurredAt = t }) })))
+            .StatusCode.ShouldBe(HttpStatusCode.Accepted);
+
+    private async Task<T> SendCommandAsync<T>(IRequest<T> command)
+    {
+        using var scope = _api.Services.CreateScope();
+        return await scope.ServiceProvider.GetRequiredService<IMediator>().Send(command);
+    }
+
+    private sealed record DayRow(DateOnly Day, long Logins, long FailedLogins, long Registrations, long Events);
+}
