@@ -34,6 +34,7 @@ app.UseForwardedHeaders();
 app.UseHttpApi();
 app.UseAuthentication();
 app.UseAuthorization();
+app.UseRateLimiter();
 app.MapApiDocuments();
 app.MapHealth();
 app.MapIdentity();

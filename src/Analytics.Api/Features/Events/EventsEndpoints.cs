@@ -1,7 +1,10 @@
 using Analytics.Api.Features.Events.ApiKeys;
 using Analytics.Api.Features.Events.LiveStream;
 using Analytics.Api.Features.Events.TrackEvent;
+using System.Threading.RateLimiting;
 using Analytics.Api.Infrastructure.Http;
+using Microsoft.AspNetCore.RateLimiting;
+using Microsoft.Extensions.Options;
 
 namespace Analytics.Api.Features.Events;
 
@@ -11,6 +14,22 @@ public static class EventsEndpoints
     {
         services.AddOptions<EventsOptions>().Bind(configuration.GetSection(EventsOptions.Section));
         services.AddHostedService<EventPartitions>();
+        services.AddRateLimiter(_ => { });
+        services.AddOptions<RateLimiterOptions>().Configure<IOptions<EventsOptions>>((limiter, events) =>
+        {
+            limiter.AddConcurrencyLimiter(TrackEvent.TrackEvent.BatchConcurrency, o =>
+            {
+                o.PermitLimit = events.Value.MaxConcurrentBatches > 0 ? events.Value.MaxConcurrentBatches : 4 * Environment.ProcessorCount;
+                o.QueueLimit = events.Value.BatchQueueLimit;
+                o.QueueProcessingOrder = QueueProcessingOrder.OldestFirst;
+            });
+            limiter.RejectionStatusCode = StatusCodes.Status503ServiceUnavailable;
+            limiter.OnRejected = (context, _) =>
+            {
+                context.HttpContext.Response.Headers.RetryAfter = "1";
+                return ValueTask.CompletedTask;
+            };
+        });
         services.AddSingleton<EventBatchWriter>();
         services.AddHostedService(sp => sp.GetRequiredService<EventBatchWriter>());
         services.AddSingleton<LiveEvents>();

@@ -25,6 +25,15 @@ public sealed class EventsOptions
     /// <summary>Commits the writer runs concurrently; each groups whatever arrived meanwhile.</summary>
     public int Writers { get; set; } = 2;
 
+    /// <summary>
+    /// Batch requests read and processed at once; more wait (unread) in line. Batches are CPU-bound, so more at once
+    /// would not ingest faster, only hold more events in memory. 0 means 4 per core.
+    /// </summary>
+    public int MaxConcurrentBatches { get; set; }
+
+    /// <summary>Batch requests that may wait for their turn; beyond it, 503 with Retry-After.</summary>
+    public int BatchQueueLimit { get; set; } = 10_000;
+
     /// <summary>Requests (each a single event or a batch) queued for the writers before senders wait.</summary>
     public int WriterQueueCapacity { get; set; } = 10_000;
 

@@ -203,4 +203,53 @@ public sealed class TrackEventTests(TestDatabase database) : IAsyncDisposable
         responses.ShouldAllBe(r => r.StatusCode == HttpStatusCode.Accepted);
         (await database.ScalarAsync<long>("select count(*) from events where id = any(@ids)", new { ids })).ShouldBe(200);
     }
+
+    [Fact]
+    public async Task Batches_over_the_concurrency_limit_wait_their_turn_and_are_all_stored()
+    {
+        await using var api = new ApiFactory(database, new Dictionary<string, string?> { ["Events:MaxConcurrentBatches"] = "1" });
+        var client = api.CreateClient();
+        var user = await client.SignUpAsync(database);
+        var key = (await (await client.SendAsync(HttpMethod.Post.Authorized("/api/v1/api-keys", user.AccessToken, new { name = "queued" }))).JsonAsync()).GetProperty("key").GetString()!;
+        var batches = Enumerable.Range(0, 12).Select(_ => Enumerable.Range(0, 50).Select(_ => Guid.NewGuid()).ToArray()).ToArray();
+
+        var responses = await Task.WhenAll(batches.Select(ids =>
+            client.SendAsync(HttpMethod.Post.Authorized("/api/v1/events/batch", key, new { events = ids.Select(id => new { id, type = "page_view" }) }))));
+
+        responses.ShouldAllBe(r => r.StatusCode == HttpStatusCode.Accepted);
+        var all = batches.SelectMany(b => b).ToArray();
+        (await database.ScalarAsync<long>("select count(*) from events where id = any(@all)", new { all })).ShouldBe(all.Length);
+    }
+
+    [Fact]
+    public async Task Batches_beyond_the_waiting_line_get_503_with_retry_after_and_nothing_of_theirs_is_stored()
+    {
+        await using var api = new ApiFactory(database, new Dictionary<string, string?> { ["Events:MaxConcurrentBatches"] = "1", ["Events:BatchQueueLimit"] = "0" });
+        var client = api.CreateClient();
+        var user = await client.SignUpAsync(database);
+        var key = (await (await client.SendAsync(HttpMethod.Post.Authorized("/api/v1/api-keys", user.AccessToken, new { name = "turned-away" }))).JsonAsync()).GetProperty("key").GetString()!;
+        var batches = Enumerable.Range(0, 16).Select(_ => Enumerable.Range(0, 200).Select(_ => Guid.NewGuid()).ToArray()).ToArray();
+
+        var responses = await Task.WhenAll(batches.Select(ids =>
+            client.SendAsync(HttpMethod.Post.Authorized("/api/v1/events/batch", key, new { events = ids.Select(id => new { id, type = "page_view" }) }))));
+
+        // With one batch admitted at a time and none waiting, concurrent batches are turned away, and only those.
+        responses.ShouldContain(r => r.StatusCode == HttpStatusCode.Accepted);
+        responses.ShouldContain(r => r.StatusCode == HttpStatusCode.ServiceUnavailable);
+        for (var i = 0; i < batches.Length; i++)
+        {
+            var ids = batches[i];
+            var stored = await database.ScalarAsync<long>("select count(*) from events where id = any(@ids)", new { ids });
+            if (responses[i].StatusCode == HttpStatusCode.Accepted)
+            {
+                stored.ShouldBe(ids.Length);
+            }
+            else
+            {
+                await responses[i].ShouldBeProblemAsync(HttpStatusCode.ServiceUnavailable);
+                responses[i].Headers.RetryAfter.ShouldNotBeNull();
+                stored.ShouldBe(0);
+            }
+        }
+    }
 }

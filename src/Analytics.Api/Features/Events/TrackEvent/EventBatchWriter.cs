@@ -71,6 +71,8 @@ public sealed partial class EventBatchWriter : BackgroundService
         from stdin (format binary)
         """;
 
+    private const int PublishChunk = 64;
+
     private readonly Channel<Pending> _queue;
     private readonly NpgsqlDataSource _db;
     private readonly IEventBus _bus;
@@ -200,15 +202,17 @@ public sealed partial class EventBatchWriter : BackgroundService
             batch[i].Done.TrySetResult(results[i]);
         }
 
-        if (published.Count > 0)
+        // In messages of a few dozen events: a whole group in one message would be a large-object-heap array
+        // on every node (serialised here, received back by each subscriber), and those force full collections.
+        foreach (var chunk in published.Chunk(PublishChunk))
         {
             try
             {
-                await _bus.PublishAsync(TrackedEvent.Topic, published, CancellationToken.None);
+                await _bus.PublishAsync(TrackedEvent.Topic, chunk, CancellationToken.None);
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {
-                LogPublishFailed(ex, published.Count);
+                LogPublishFailed(ex, chunk.Length);
             }
         }
     }

@@ -24,6 +24,9 @@ public static class TrackEvent
     public const int MaxIdLength = 128;
     public const int MaxUrlLength = 2048;
 
+    /// <summary>The rate-limiter policy that admits a bounded number of batch requests at once (the rest wait unread).</summary>
+    public const string BatchConcurrency = "events-batch";
+
     /// <summary>One event as a client sends it.</summary>
     public sealed record Command(
         Guid? Id,
@@ -227,8 +230,9 @@ public static class TrackEvent
         api.MapPost("/events/batch", Many)
             .WithName("TrackEventBatch")
             .WithSummary("Record up to 1,000 events (1 MB) at once; each is reported accepted, duplicate or rejected with reasons.")
-            .WithDescription("One bad event does not reject the others. 202 when anything was accepted or was a duplicate; 400 when every event was rejected.")
+            .WithDescription("One bad event does not reject the others. 202 when anything was accepted or was a duplicate; 400 when every event was rejected. 503 with Retry-After when too many batches wait.")
             .WithMetadata(new ApiKeyAcceptedAttribute())
+            .RequireRateLimiting(BatchConcurrency)
             .ProducesErrors(400, 401, 413, 415, 429, 503)
             .RequireAuthorization(Policies.UserOrApiKey);
         return api;
