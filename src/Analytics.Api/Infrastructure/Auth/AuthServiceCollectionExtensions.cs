@@ -33,6 +33,8 @@ public static class AuthServiceCollectionExtensions
             .Configure<IOptions<JwtOptions>>((bearer, jwt) =>
             {
                 bearer.MapInboundClaims = false;
+                // Nothing reads the raw token back from the authentication properties: not storing it saves work per request.
+                bearer.SaveToken = false;
                 bearer.RequireHttpsMetadata = !environment.IsDevelopment();
                 bearer.TokenValidationParameters = AccessTokens.ValidationParameters(jwt.Value);
                 bearer.Events = new JwtBearerEvents
