@@ -222,7 +222,8 @@ public sealed partial class EventBatchWriter : BackgroundService
         // Only ids a client chose can come again (a retry); the server's own are new UUIDv7s and skip event_ids.
         var claimed = batch.SelectMany(item => item.Rows).Where(row => row.IdFromClient).Select(row => row.Id).ToArray();
         await using var connection = await _db.OpenConnectionAsync();
-        await using var transaction = await connection.BeginTransactionAsync();
+        // A COPY alone commits atomically by itself; with ids to claim first, both go in one transaction.
+        await using var transaction = claimed.Length == 0 ? null : await connection.BeginTransactionAsync();
         var fresh = claimed.Length == 0
             ? []
             : (await connection.QueryAsync<Guid>(new CommandDefinition(ClaimIdsSql, new { Ids = claimed, Now = now }, transaction))).ToHashSet();
@@ -244,7 +245,10 @@ public sealed partial class EventBatchWriter : BackgroundService
             await copy.CompleteAsync();
         }
 
-        await transaction.CommitAsync();
+        if (transaction is not null)
+        {
+            await transaction.CommitAsync();
+        }
         return stored;
     }
 
