@@ -30,7 +30,7 @@ internal sealed class Argon2idPasswordHasher : IPasswordHasher, IDisposable
     {
         Sodium.EnsureLoaded();
         _options = options.Value;
-        var slots = _options.MaxConcurrentHashes > 0 ? _options.MaxConcurrentHashes : Environment.ProcessorCount * 2;
+        var slots = _options.MaxConcurrentHashes > 0 ? _options.MaxConcurrentHashes : Environment.ProcessorCount;
         _slots = new SemaphoreSlim(slots, slots);
         _dummyHash = new Lazy<string>(() => Hash("not a real password: spent for timing only"));
     }

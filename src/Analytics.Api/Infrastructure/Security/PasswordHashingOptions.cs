@@ -11,7 +11,10 @@ public sealed class PasswordHashingOptions
 
     public int Iterations { get; set; } = 2;
 
-    /// <summary>Hashes computed at once; each holds <see cref="MemoryKib"/> of memory. 0 means two per core.</summary>
+    /// <summary>
+    /// Hashes computed at once; each holds <see cref="MemoryKib"/> of memory. 0 means one per core: hashing is
+    /// CPU-bound, so more at once only adds memory and cache misses, not sign-ins per second.
+    /// </summary>
     public int MaxConcurrentHashes { get; set; }
 
     public int MinLength { get; set; } = 10;
