@@ -101,6 +101,15 @@ public sealed class FeatureAnalyticsRollupTests(TestDatabase database)
         await BustCacheAsync(client, admin, d0);
         await AllAnswersMatchRawAsync("rolled up");
 
+        // Those answers came from the rollups: a day's rows changed behind the service's back show in the next one.
+        var wholeDays = $"/api/v1/analytics/features?startDate={Iso(d0)}&endDate={Iso(d0.AddDays(4))}";
+        var rolled = (await client.GetOkAsync(wholeDays, admin.AccessToken)).GetProperty("summary").GetProperty("totalClicks").GetInt64();
+        await ExecuteAsync(connectionString, "update feature_clicks_daily set clicks = clicks + 1000 where day = @Day and age_band = '*' and gender = '*' and feature = 'share'", new { Day = DateOnly.FromDateTime(d0.UtcDateTime) });
+        await BustCacheAsync(client, admin, d0);
+        (await client.GetOkAsync(wholeDays, admin.AccessToken)).GetProperty("summary").GetProperty("totalClicks").GetInt64().ShouldBe(rolled + 1000);
+        await ExecuteAsync(connectionString, "update feature_clicks_daily set clicks = clicks - 1000 where day = @Day and age_band = '*' and gender = '*' and feature = 'share'", new { Day = DateOnly.FromDateTime(d0.UtcDateTime) });
+        await BustCacheAsync(client, admin, d0);
+
         // Late clicks for old hours and the edges of the periods, after the run: those hours come from raw events.
         await SendRandomClicksAsync(8, d0, TimeSpan.FromDays(4));
         await client.SendEventsAsync(users[1].AccessToken, FeatureClick("search", d0.AddHours(7).AddMinutes(13)), FeatureClick("search", d0.AddDays(3).AddHours(5).AddMinutes(46)));
@@ -138,6 +147,12 @@ public sealed class FeatureAnalyticsRollupTests(TestDatabase database)
     /// <summary>A click far outside every period: it bumps the cached answers' generation without changing them.</summary>
     private static Task BustCacheAsync(HttpClient client, SignedIn admin, DateTimeOffset d0) =>
         client.SendEventsAsync(admin.AccessToken, FeatureClick("elsewhere", d0.AddDays(-30)));
+
+    private static async Task ExecuteAsync(string connectionString, string sql, object parameters)
+    {
+        await using var connection = new NpgsqlConnection(connectionString);
+        await connection.ExecuteAsync(sql, parameters);
+    }
 
     private static async Task<long> ScalarAsync(string connectionString, string sql)
     {

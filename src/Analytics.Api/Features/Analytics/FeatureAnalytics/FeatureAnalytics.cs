@@ -121,8 +121,9 @@ public static class FeatureAnalytics
         // The rollup watermark and the hours in the period with clicks that arrived since the run before it (the
         // overlap covers transactions that committed after that run began): the rollups are exact for every other hour.
         private const string RollupStateSql = """
-            select w.watermark as Watermark, array(
-                select distinct date_trunc('hour', e.occurred_at) from events e
+            select w.watermark as Watermark, (
+                -- array_agg(distinct): a hash sized for the unknown watermark's estimate costs more than the scan.
+                select coalesce(array_agg(distinct date_trunc('hour', e.occurred_at)), '{}') from events e
                 where e.received_at >= w.watermark - @Overlap
                   and e.type = 'feature_click' and e.occurred_at >= @Start and e.occurred_at < @End
             ) as Stale
@@ -183,7 +184,8 @@ public static class FeatureAnalytics
             )
             select coalesce((select sum(bit_count(users)) from visible), 0)::bigint
                  + (select count(*) from raw
-                    left join feature_click_users f on f.user_id = raw.user_id
+                    -- One index probe per raw user (they are few): a plain join tends to read every numbered user.
+                    left join lateral (select n from feature_click_users f where f.user_id = raw.user_id limit 1) f on true
                     left join visible v on v.block = f.n / 65536
                     where v.users is null or get_bit(v.users, f.n % 65536) = 0)
             """;
