@@ -7,9 +7,9 @@ using Npgsql;
 namespace Analytics.Api.Features.Reports.Rollups;
 
 /// <summary>
-/// Brings the hourly rollups, the daily active-user sets and the 7-day active-user counts up to date. It finds
-/// the hours touched since it last ran (by arrival time, so late events for old hours are not missed) and
-/// recomputes those hours from the raw rows: running it twice, or after downtime, gives the same result.
+/// Brings the hourly rollups, the daily active-user sets, the 7-day active-user counts and the feature-click rollups
+/// up to date. It finds the hours touched since it last ran (by arrival time, so late events for old hours are not
+/// missed) and recomputes those hours from the raw rows: running it twice, or after downtime, gives the same result.
 /// </summary>
 public static class RunRollups
 {
@@ -80,6 +80,68 @@ public sealed class Rollups(NpgsqlDataSource db, AnalyticsGenerations generation
         group by h, u.role, e.name
         """;
 
+    // Feature clicks (see FeatureAnalytics): number the users first, so that their cell and bit exist for the hours below.
+    private const string NumberFeatureUsersSql = """
+        with added as (
+            insert into feature_click_users (user_id, age_band, gender)
+            select c.user_id, feature_age_band(u.age), coalesce(u.gender, '')
+            from (
+                select distinct e.user_id from unnest(@Hours) h
+                join events e on e.type = 'feature_click' and e.occurred_at >= h and e.occurred_at < h + interval '1 hour'
+                where e.user_id is not null and e.name is not null
+            ) c
+            left join users u on u.id = c.user_id
+            on conflict (user_id) do nothing
+            returning n, age_band, gender
+        )
+        insert into feature_user_masks (age_band, gender, block, users)
+        select age_band, gender, n / 65536, feature_users_of(n % 65536) from added group by 1, 2, 3
+        on conflict (age_band, gender, block) do update set users = feature_user_masks.users | excluded.users
+        """;
+
+    private const string RecomputeFeatureHoursSql = """
+        delete from feature_clicks_hourly where bucket = any(@Hours);
+        delete from feature_users_hourly where bucket = any(@Hours);
+
+        insert into feature_clicks_hourly (bucket, feature, age_band, gender, clicks)
+        select h, name, case when grouping(band) = 1 then '*' else band end, case when grouping(gender) = 1 then '*' else gender end, count(*)
+        from (
+            select h, e.name, coalesce(f.age_band, '') as band, coalesce(f.gender, '') as gender from unnest(@Hours) h
+            join events e on e.type = 'feature_click' and e.occurred_at >= h and e.occurred_at < h + interval '1 hour'
+            left join feature_click_users f on f.user_id = e.user_id
+            where e.name is not null
+        ) clicks
+        group by h, name, cube (band, gender);
+
+        insert into feature_users_hourly (bucket, feature, block, users)
+        select h, coalesce(name, ''), n / 65536, feature_users_of(n % 65536)
+        from (
+            select distinct h, e.name, f.n from unnest(@Hours) h
+            join events e on e.type = 'feature_click' and e.occurred_at >= h and e.occurred_at < h + interval '1 hour'
+            join feature_click_users f on f.user_id = e.user_id
+            where e.name is not null
+        ) clicked
+        group by grouping sets ((h, name, n / 65536), (h, n / 65536));
+        """;
+
+    private const string RecomputeFeatureDaysSql = """
+        delete from feature_clicks_daily where day = any(@Days);
+        delete from feature_users_daily where day = any(@Days);
+
+        insert into feature_clicks_daily (day, feature, age_band, gender, clicks)
+        select d, c.feature, c.age_band, c.gender, sum(c.clicks)
+        from unnest(@Days) d
+        join feature_clicks_hourly c on c.bucket >= d::timestamp at time zone 'UTC' and c.bucket < (d + 1)::timestamp at time zone 'UTC'
+        group by 1, 2, 3, 4
+        having sum(c.clicks) <> 0;
+
+        insert into feature_users_daily (day, feature, block, users)
+        select d, u.feature, u.block, bit_or(u.users)
+        from unnest(@Days) d
+        join feature_users_hourly u on u.bucket >= d::timestamp at time zone 'UTC' and u.bucket < (d + 1)::timestamp at time zone 'UTC'
+        group by 1, 2, 3;
+        """;
+
     private const string ClearDaysSql = "delete from rollup_active_users where day = any(@Days)";
 
     private const string RecomputeDaysSql = """
@@ -126,6 +188,9 @@ public sealed class Rollups(NpgsqlDataSource db, AnalyticsGenerations generation
             await connection.ExecuteAsync(new CommandDefinition(RecomputeHoursSql, new { Hours = hours }, transaction, cancellationToken: cancellationToken));
             await connection.ExecuteAsync(new CommandDefinition(ClearDaysSql, new { Days = days }, transaction, cancellationToken: cancellationToken));
             await connection.ExecuteAsync(new CommandDefinition(RecomputeDaysSql, new { Days = days }, transaction, cancellationToken: cancellationToken));
+            await connection.ExecuteAsync(new CommandDefinition(NumberFeatureUsersSql, new { Hours = hours }, transaction, cancellationToken: cancellationToken));
+            await connection.ExecuteAsync(new CommandDefinition(RecomputeFeatureHoursSql, new { Hours = hours }, transaction, cancellationToken: cancellationToken));
+            await connection.ExecuteAsync(new CommandDefinition(RecomputeFeatureDaysSql, new { Days = days }, transaction, cancellationToken: cancellationToken));
         }
 
         // A changed day moves the windows of the 7 days that follow it, and today's window always moves.
