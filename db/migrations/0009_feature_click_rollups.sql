@@ -1,4 +1,4 @@
--- Rollups for feature analytics (see docs/decisions/0008): click counts per hour and per UTC day by feature and
+-- Rollups for feature analytics (see docs/decisions/0010): click counts per hour and per UTC day by feature and
 -- demographic cell, and the users who clicked as bitmaps, so that an admin's answer reads a few thousand small
 -- rows instead of every click of the period. Maintained by the rollup job in the same transaction as rollup_hourly.
 

@@ -13,7 +13,7 @@ namespace Analytics.Api.Features.Analytics.FeatureAnalytics;
 /// <c>GET /analytics/features</c>: <c>feature_click</c> events by feature (bar chart) and, for one feature, by UTC
 /// day (line chart), filtered by the clicking user's age band and gender. Admins see every user's clicks, others
 /// only their own. Generic <c>click</c> events do not count: their names are UI elements, not features.
-/// Admins' answers come mostly from the feature-click rollups (docs/decisions/0008), exactly as from raw events.
+/// Admins' answers come mostly from the feature-click rollups (docs/decisions/0010), exactly as from raw events.
 /// </summary>
 public static partial class FeatureAnalytics
 {
