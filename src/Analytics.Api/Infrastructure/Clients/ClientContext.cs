@@ -8,9 +8,16 @@ namespace Analytics.Api.Infrastructure.Clients;
 /// What the request itself says about the client: IP (already corrected by the forwarded-headers middleware
 /// for trusted proxies only), user agent and what it tells, and a fingerprint of stable request traits.
 /// </summary>
-public sealed record ClientContext(IPAddress? Ip, string? UserAgent, UserAgentInfo Agent, string Fingerprint)
+public sealed record ClientContext(IPAddress? Ip, string? UserAgent, UserAgentInfo Agent)
 {
     public const int MaxUserAgentLength = 512;
+
+    private string? _fingerprint;
+
+    /// <summary>A hash of the client's self-description, computed on first use (sign-ins record it; events do not).</summary>
+    public string Fingerprint => _fingerprint ??= Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(Traits)))[..32];
+
+    private string Traits { get; init; } = "";
 
     public static ClientContext From(HttpContext http)
     {
@@ -18,7 +25,6 @@ public sealed record ClientContext(IPAddress? Ip, string? UserAgent, UserAgentIn
         var headers = http.Request.Headers;
         var userAgent = headers.UserAgent.ToString() is { Length: > 0 } ua ? ua[..Math.Min(ua.Length, MaxUserAgentLength)] : null;
         var traits = string.Join('\n', userAgent, headers.AcceptLanguage.ToString(), headers["Sec-CH-UA-Platform"].ToString(), headers["Sec-CH-UA"].ToString());
-        var fingerprint = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(traits)))[..32];
-        return new ClientContext(http.Connection.RemoteIpAddress, userAgent, UserAgentInfo.Parse(userAgent), fingerprint);
+        return new ClientContext(http.Connection.RemoteIpAddress, userAgent, UserAgentInfo.Parse(userAgent)) { Traits = traits };
     }
 }
