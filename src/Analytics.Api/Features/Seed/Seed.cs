@@ -66,6 +66,8 @@ public static class Seed
         AnalyticsGenerations generations,
         TimeProvider clock) : IRequestHandler<Command, Summary>
     {
+        private const string AnalyzeSql = "analyze users; analyze events; analyze activity_log";
+
         private const string FindUserSql = """
             select id as Id, role as Role, status as Status, password_hash as PasswordHash, created_at as CreatedAt
             from users where email = @Email::citext
@@ -192,6 +194,13 @@ public static class Seed
                     var at = new DateTimeOffset(from.ToDateTime(TimeOnly.MinValue), TimeSpan.Zero);
                     await connection.ExecuteAsync(new CommandDefinition(RewindRollupsSql, new { At = at, Name = Rollups.WatermarkName }, cancellationToken: cancellationToken));
                     await connection.ExecuteAsync(new CommandDefinition(DropReportsSql, new { From = from }, cancellationToken: cancellationToken));
+                }
+
+                // Fresh statistics before the rollups read what was just copied in: on a new database autovacuum has
+                // not analysed yet, and planned for empty tables the rollups took 70 s instead of 16 s at 1M events.
+                if (added.Any)
+                {
+                    await connection.ExecuteAsync(new CommandDefinition(AnalyzeSql, commandTimeout: 600, cancellationToken: cancellationToken));
                 }
             }
 
