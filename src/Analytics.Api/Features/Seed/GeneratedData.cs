@@ -168,7 +168,10 @@ internal sealed class GeneratedData(NpgsqlDataSource db, SeedProgress progress)
                 copy.Timeout = CopyTimeout;
                 for (var i = 0; i < count; i++)
                 {
-                    var at = EventTime(random, firstDay, dayCount, hourTotal, start, now);
+                    // Days in order across the run (hours at random within a day): the inserts stay near each other in
+                    // the indexes. In random order over 30 days, 10M events took 9 minutes instead of about 3.
+                    var day = (int)((from + i - existing) * dayCount / (target - existing));
+                    var at = EventTime(random, firstDay.AddDays(day), hourTotal, start, now);
                     var fromUser = userIds.Count > 0 && random.Next(10) < 6;
                     var (type, name) = Kind(random, fromUser);
                     var (device, browser, os) = DemoData.Devices[random.Next(DemoData.Devices.Length)];
@@ -222,9 +225,9 @@ internal sealed class GeneratedData(NpgsqlDataSource db, SeedProgress progress)
 
     public static string Email(int index) => string.Create(CultureInfo.InvariantCulture, $"gen-{index:D7}@example.com");
 
-    private static DateTime EventTime(Random random, DateTimeOffset firstDay, int dayCount, int hourTotal, DateTimeOffset start, DateTimeOffset now)
+    private static DateTime EventTime(Random random, DateTimeOffset day, int hourTotal, DateTimeOffset start, DateTimeOffset now)
     {
-        while (true)
+        for (var attempt = 0; attempt < 100; attempt++)
         {
             var ticket = random.Next(hourTotal);
             var hour = 0;
@@ -233,12 +236,17 @@ internal sealed class GeneratedData(NpgsqlDataSource db, SeedProgress progress)
                 hour++;
             }
 
-            var at = firstDay.AddDays(random.Next(dayCount)).AddHours(hour).AddTicks((long)(random.NextDouble() * TimeSpan.TicksPerHour));
+            var at = day.AddHours(hour).AddTicks((long)(random.NextDouble() * TimeSpan.TicksPerHour));
             if (at >= start && at < now)
             {
                 return at.UtcDateTime;
             }
         }
+
+        // The first and last days are partly outside [start, now): any time in the part that is inside.
+        var from = day < start ? start : day;
+        var to = day.AddDays(1) > now ? now : day.AddDays(1);
+        return from.AddTicks((long)(random.NextDouble() * (to - from).Ticks)).UtcDateTime;
     }
 
     // Users: page views, clicks, feature clicks, custom events and sign-ins; API-key traffic has no feature clicks of known users.
