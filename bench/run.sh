@@ -3,7 +3,7 @@
 # feature analytics, with the API's peak RSS and GC counts per scenario, next to reference points measured in the
 # same run (raw COPY, raw Argon2id, an empty Kestrel app). Prints a Markdown table and writes
 # bench/results/<UTC timestamp>.json.
-# Usage: bench/run.sh [--quick] [--only LIST]   (quick: 100k users / 1M events, 64 connections, 5 s per scenario after 4 s of warm-up; < 3 min)
+# Usage: bench/run.sh [--quick] [--only LIST]   (quick: 50k users / 500k events, 64 connections, 5 s per scenario after 4 s of warm-up; < 3 min)
 #                                  (full:  1M users / 10M events, 16/64/256 connections, 15 s each; < 20 min)
 #   --only LIST: comma-separated parts to run, for working on one of them: ceiling, argon2, login, dashboard,
 #   features, copy, ingest (default: all). The data set is generated either way.
@@ -25,7 +25,7 @@ while [[ $# -gt 0 ]]; do
 done
 
 if [[ "$mode" == quick ]]; then
-  users=100000 events=1000000 days=30 levels="64" duration=5 warmup=4 copy_rows=200000 argon_seconds=3
+  users=50000 events=500000 days=30 levels="64" duration=5 warmup=4 copy_rows=200000 argon_seconds=3
 else
   users=1000000 events=10000000 days=30 levels="16 64 256" duration=15 warmup=5 copy_rows=1000000 argon_seconds=10
 fi
