@@ -55,10 +55,7 @@ internal sealed partial class ProblemExceptionHandler(IProblemDetailsService pro
 
     private static HttpValidationProblemDetails Validation(ValidationException exception)
     {
-        var errors = exception.Errors
-            .GroupBy(e => JsonNamingPolicy.CamelCase.ConvertName(e.PropertyName))
-            .ToDictionary(g => g.Key, g => g.Select(e => e.ErrorMessage).Distinct(StringComparer.Ordinal).ToArray());
-        return new HttpValidationProblemDetails(errors)
+        return new HttpValidationProblemDetails(FieldErrors.From(exception.Errors))
         {
             Status = StatusCodes.Status400BadRequest,
             Title = "One or more validation errors occurred.",

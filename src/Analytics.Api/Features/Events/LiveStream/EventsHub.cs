@@ -1,7 +1,7 @@
-using System.Text.Json;
 using Analytics.Api.Features.Events.TrackEvent;
 using Analytics.Api.Infrastructure.Auth;
 using Analytics.Api.Infrastructure.Clients;
+using Analytics.Api.Infrastructure.Errors;
 using FluentValidation;
 using MediatR;
 using Microsoft.AspNetCore.SignalR;
@@ -99,7 +99,6 @@ public sealed class EventsHub(IMediator mediator, IHubContext<EventsHub> hub) : 
 
     // Hub errors carry only a message: the ValidationProblem's field errors, in one line.
     private static string Describe(ValidationException exception) =>
-        "One or more validation errors occurred: " + string.Join("; ", exception.Errors
-            .GroupBy(f => JsonNamingPolicy.CamelCase.ConvertName(f.PropertyName))
-            .Select(g => $"{g.Key}: {string.Join(" ", g.Select(f => f.ErrorMessage).Distinct(StringComparer.Ordinal))}"));
+        "One or more validation errors occurred: " + string.Join("; ", FieldErrors.From(exception.Errors)
+            .Select(field => $"{field.Key}: {string.Join(" ", field.Value)}"));
 }

@@ -2,6 +2,7 @@ using System.Text.Json;
 using Analytics.Api.Features.Identity;
 using Analytics.Api.Infrastructure.Auth;
 using Analytics.Api.Infrastructure.Clients;
+using Analytics.Api.Infrastructure.Errors;
 using Analytics.Api.Infrastructure.OpenApi;
 using Analytics.Api.Infrastructure.RateLimiting;
 using Analytics.Api.Infrastructure.Results;
@@ -169,9 +170,7 @@ public static class TrackEvent
                 var check = item is null ? new ValidationResult([new ValidationFailure("", "The event must be a JSON object.")]) : validator.Validate(item);
                 if (!check.IsValid)
                 {
-                    items[i] = new ItemResult(i, item?.Id, "rejected", check.Errors
-                        .GroupBy(f => JsonNamingPolicy.CamelCase.ConvertName(f.PropertyName))
-                        .ToDictionary(g => g.Key, g => g.Select(f => f.ErrorMessage).ToArray()));
+                    items[i] = new ItemResult(i, item?.Id, "rejected", FieldErrors.From(check.Errors));
                     continue;
                 }
 
