@@ -1,3 +1,4 @@
+using Analytics.Api.Infrastructure.Database;
 using Analytics.Api.Infrastructure.Activity;
 using Analytics.Api.Infrastructure.Clients;
 using Analytics.Api.Infrastructure.OpenApi;
@@ -137,7 +138,7 @@ public static class Login
             var now = clock.GetUtcNow();
             if (user.LockedUntil is { } lockedUntil && lockedUntil > now.UtcDateTime)
             {
-                var locked = new Error(ErrorKind.Locked, "account_locked", "Account locked.", "Too many wrong passwords: the account is locked for a while. Try again later or ask an admin to unlock it.", new DateTimeOffset(lockedUntil, TimeSpan.Zero) - now);
+                var locked = new Error(ErrorKind.Locked, "account_locked", "Account locked.", "Too many wrong passwords: the account is locked for a while. Try again later or ask an admin to unlock it.", lockedUntil.AsUtc() - now);
                 return await RecordFailureAsync(user.Id, ActivityEntry.For(user.Id, ActivityKind.LoginFailed, client, new { reason = "locked" }), locked, cancellationToken);
             }
 

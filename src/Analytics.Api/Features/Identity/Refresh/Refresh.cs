@@ -1,3 +1,4 @@
+using Analytics.Api.Infrastructure.Database;
 using Analytics.Api.Infrastructure.Activity;
 using Analytics.Api.Infrastructure.Auth;
 using Analytics.Api.Infrastructure.Clients;
@@ -78,7 +79,7 @@ public static class Refresh
                 return new Error(ErrorKind.Unauthorized, "refresh_token_reused", "Refresh token reused.", "This refresh token was already used. As a precaution the session has been ended; sign in again.");
             }
 
-            var (pair, newId) = await tokens.IssueAsync(connection, transaction, token.UserId, token.Role, token.SessionId, new DateTimeOffset(token.SessionExpiresAt, TimeSpan.Zero), now, cancellationToken);
+            var (pair, newId) = await tokens.IssueAsync(connection, transaction, token.UserId, token.Role, token.SessionId, token.SessionExpiresAt.AsUtc(), now, cancellationToken);
             await connection.ExecuteAsync(new CommandDefinition(RotateSql, new { token.TokenId, ReplacedBy = newId, Now = now }, transaction, cancellationToken: cancellationToken));
             await connection.ExecuteAsync(new CommandDefinition(TouchSessionSql, new { token.SessionId, Now = now }, transaction, cancellationToken: cancellationToken));
             await ActivityLog.WriteAsync(connection, transaction, ActivityEntry.For(token.UserId, ActivityKind.Refresh, request.Client, new { sessionId = token.SessionId, grace = token.RotatedAt is not null }), now, cancellationToken);
