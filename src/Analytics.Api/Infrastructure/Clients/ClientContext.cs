@@ -12,10 +12,8 @@ public sealed record ClientContext(IPAddress? Ip, string? UserAgent, UserAgentIn
 {
     public const int MaxUserAgentLength = 512;
 
-    private string? _fingerprint;
-
-    /// <summary>A hash of the client's self-description, computed on first use (sign-ins record it; events do not).</summary>
-    public string Fingerprint => _fingerprint ??= Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(Traits)))[..32];
+    /// <summary>A hash of the client's self-description, computed when read (sign-ins record it; events do not).</summary>
+    public string Fingerprint => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(Traits)))[..32];
 
     private string Traits { get; init; } = "";
 
