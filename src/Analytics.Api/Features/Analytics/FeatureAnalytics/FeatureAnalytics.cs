@@ -114,7 +114,7 @@ public static partial class FeatureAnalytics
             from {VisibleClicks} and e.name = @Feature
             group by 1;
 
-            select count(*) as Clicks, count(distinct e.user_id) as Users
+            select count(distinct e.user_id) as Users
             from {VisibleClicks} and e.name = @Feature;
             """;
 
@@ -210,9 +210,7 @@ public static partial class FeatureAnalytics
             where feature = @Feature
             group by day;
 
-            select coalesce(sum(clicks), 0)::bigint as Clicks, ({RolledUsers}) as Users
-            from ({RolledClicks}) c
-            where feature = @Feature;
+            {RolledUsers};
             """;
 
         public async Task<Response> Handle(Query request, CancellationToken cancellationToken)
@@ -262,7 +260,9 @@ public static partial class FeatureAnalytics
                 var sql = filter.UserId is null ? RolledFeatureSql : FeatureSql;
                 await using var feature = await connection.QueryMultipleAsync(new CommandDefinition(sql, parameters, transaction, cancellationToken: ct));
                 perDay = (await feature.ReadAsync<DayRow>()).ToDictionary(r => r.Day, r => r.Clicks);
-                featureTotal = await feature.ReadSingleAsync<Totals>();
+
+                // The feature's clicks are the sum of its days; only its unique users need a statement of their own.
+                featureTotal = new Totals(perDay.Values.Sum(), await feature.ReadSingleAsync<long>());
             }
 
             await transaction.CommitAsync(ct);
