@@ -40,10 +40,15 @@ internal sealed partial class EventPartitions(NpgsqlDataSource db, TimeProvider 
         }
     }
 
-    internal async Task EnsureAsync(CancellationToken ct)
+    private async Task EnsureAsync(CancellationToken ct)
     {
-        var now = clock.GetUtcNow();
         await using var connection = await db.OpenConnectionAsync(ct);
+        await EnsureAsync(connection, clock.GetUtcNow(), ct);
+    }
+
+    /// <summary>The monthly partitions from 13 months before <paramref name="now"/> to 2 after (the seed's range too).</summary>
+    internal static async Task EnsureAsync(NpgsqlConnection connection, DateTimeOffset now, CancellationToken ct)
+    {
         for (var month = -13; month <= 2; month++)
         {
             await connection.ExecuteAsync(new CommandDefinition(EnsureSql, new { At = now.AddMonths(month) }, cancellationToken: ct));

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Analytics.Api.Features.Events;
 using Analytics.Api.Infrastructure.Database;
 using Dapper;
 using Npgsql;
@@ -54,8 +55,6 @@ internal sealed class GeneratedData(NpgsqlDataSource db, SeedProgress progress)
         insert into activity_log (kind, occurred_at, details)
         values ('seed_generated', @Now, jsonb_build_object('seed', 'generated-events', 'events', @Count::bigint))
         """;
-
-    private const string PartitionSql = "select ensure_events_partition(@At)";
 
     private const string CopyEventsSql = """
         copy events (id, occurred_at, received_at, type, name, user_id, api_key_id, external_user_id, session_id,
@@ -148,10 +147,7 @@ internal sealed class GeneratedData(NpgsqlDataSource db, SeedProgress progress)
                 return 0;
             }
 
-            for (var month = new DateTimeOffset(start.Year, start.Month, 1, 0, 0, 0, TimeSpan.Zero); month <= now; month = month.AddMonths(1))
-            {
-                await connection.ExecuteAsync(new CommandDefinition(PartitionSql, new { At = month }, cancellationToken: ct));
-            }
+            await EventPartitions.EnsureAsync(connection, now, ct);
         }
 
         var random = new Random(unchecked((int)(existing * 7919 + 17)));

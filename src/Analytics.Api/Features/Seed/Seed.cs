@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using Analytics.Api.Features.Events;
 using Analytics.Api.Features.Identity;
 using Analytics.Api.Features.Reports.Rollups;
 using Analytics.Api.Infrastructure.Auth.ApiKeys;
@@ -118,8 +119,6 @@ public static class Seed
         private const string DemoEventsExistSql = """
             select exists (select 1 from events where user_id = any(@UserIds) and properties @> '{"seed": "demo"}')
             """;
-
-        private const string PartitionSql = "select ensure_events_partition(@At)";
 
         private const string InsertEventsSql = """
             with incoming as (
@@ -329,10 +328,7 @@ public static class Seed
             }
 
             var rows = DemoData.Events(users, apiKeyId, now);
-            foreach (var month in rows.Select(r => new DateTime(r.OccurredAt.Year, r.OccurredAt.Month, 1, 0, 0, 0, DateTimeKind.Utc)).Distinct())
-            {
-                await connection.ExecuteAsync(new CommandDefinition(PartitionSql, new { At = month }, cancellationToken: ct));
-            }
+            await EventPartitions.EnsureAsync(connection, now, ct);
 
             return await connection.ExecuteAsync(new CommandDefinition(
                 InsertEventsSql,
