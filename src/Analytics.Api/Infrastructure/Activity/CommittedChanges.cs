@@ -21,11 +21,7 @@ public sealed class CommittedChanges(SessionGate gate, RecentActivity activity, 
     public async Task SessionsAsync(Guid userId, params IEnumerable<Guid> sessionIds)
     {
         ArgumentNullException.ThrowIfNull(sessionIds);
-        foreach (var sessionId in sessionIds)
-        {
-            await gate.RecheckAsync(sessionId, CancellationToken.None);
-        }
-
+        await gate.RecheckAsync([.. sessionIds], CancellationToken.None);
         await ActivityAsync(userId);
     }
 

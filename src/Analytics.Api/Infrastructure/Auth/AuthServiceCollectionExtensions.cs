@@ -23,6 +23,7 @@ public static class AuthServiceCollectionExtensions
         services.AddSingleton<PasswordPolicy>();
         services.AddSingleton<AccessTokens>();
         services.AddSingleton<SessionGate>();
+        services.AddSingleton<ValidatedTokens>();
 
         services.AddSingleton<ApiKeyDirectory>();
         services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme)
@@ -30,9 +31,11 @@ public static class AuthServiceCollectionExtensions
             .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null)
             .AddPolicyScheme(ApiKeyAuthenticationHandler.JwtOrApiKey, null, o => o.ForwardDefaultSelector = ApiKeyAuthenticationHandler.SelectScheme);
         services.AddOptions<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme)
-            .Configure<IOptions<JwtOptions>>((bearer, jwt) =>
+            .Configure<IOptions<JwtOptions>, ValidatedTokens>((bearer, jwt, tokens) =>
             {
                 bearer.MapInboundClaims = false;
+                bearer.TokenHandlers.Clear();
+                bearer.TokenHandlers.Add(tokens);
                 // Nothing reads the raw token back from the authentication properties: not storing it saves work per request.
                 bearer.SaveToken = false;
                 bearer.RequireHttpsMetadata = !environment.IsDevelopment();

@@ -24,15 +24,48 @@ public sealed class LogoutTests(TestDatabase database)
     }
 
     [Fact]
-    public async Task Logout_on_one_node_takes_effect_on_another_node_sharing_the_database()
+    public async Task Logout_on_one_node_takes_effect_on_another_node_that_holds_a_copy_of_the_session_check()
     {
+        // Node B would keep its copy of the check for an hour: only the re-check message can end it there.
         await using var nodeA = new ApiFactory(database);
-        await using var nodeB = new ApiFactory(database);
+        await using var nodeB = new ApiFactory(database, new Dictionary<string, string?> { ["Jwt:SessionCheckLocalFor"] = "01:00:00" });
         var user = await nodeA.CreateClient().SignUpAsync(database);
         (await nodeB.CreateClient().SendAsync(HttpMethod.Get.Authorized("/api/v1/auth/me", user.AccessToken))).StatusCode.ShouldBe(HttpStatusCode.OK);
 
-        await nodeA.CreateClient().SendAsync(HttpMethod.Post.Authorized("/api/v1/auth/logout", user.AccessToken));
+        (await nodeA.CreateClient().SendAsync(HttpMethod.Post.Authorized("/api/v1/auth/logout", user.AccessToken))).StatusCode.ShouldBe(HttpStatusCode.NoContent);
 
-        await (await nodeB.CreateClient().SendAsync(HttpMethod.Get.Authorized("/api/v1/auth/me", user.AccessToken))).ShouldBeProblemAsync(HttpStatusCode.Unauthorized);
+        (await StatusOnNodeAsync(nodeB, user.AccessToken, HttpStatusCode.Unauthorized)).ShouldBe(HttpStatusCode.Unauthorized);
+    }
+
+    [Fact]
+    public async Task A_role_change_on_one_node_refuses_the_old_token_on_another_node_that_holds_a_copy()
+    {
+        await using var nodeA = new ApiFactory(database);
+        await using var nodeB = new ApiFactory(database, new Dictionary<string, string?> { ["Jwt:SessionCheckLocalFor"] = "01:00:00" });
+        var admin = await nodeA.CreateClient().SignUpAdminAsync(database);
+        var user = await nodeA.CreateClient().SignUpAsync(database);
+        (await nodeB.CreateClient().SendAsync(HttpMethod.Get.Authorized("/api/v1/auth/me", user.AccessToken))).StatusCode.ShouldBe(HttpStatusCode.OK);
+
+        (await nodeA.CreateClient().SendAsync(HttpMethod.Patch.Authorized($"/api/v1/admin/users/{user.UserId}", admin.AccessToken, new { role = "admin" }))).StatusCode.ShouldBe(HttpStatusCode.OK);
+
+        (await StatusOnNodeAsync(nodeB, user.AccessToken, HttpStatusCode.Unauthorized)).ShouldBe(HttpStatusCode.Unauthorized);
+    }
+
+    // The message reaches other nodes just after the change commits (milliseconds); a few seconds bound the wait.
+    private static async Task<HttpStatusCode> StatusOnNodeAsync(ApiFactory node, string accessToken, HttpStatusCode awaited)
+    {
+        var client = node.CreateClient();
+        var status = HttpStatusCode.OK;
+        for (var attempt = 0; attempt < 50 && status != awaited; attempt++)
+        {
+            if (attempt > 0)
+            {
+                await Task.Delay(100);
+            }
+
+            status = (await client.SendAsync(HttpMethod.Get.Authorized("/api/v1/auth/me", accessToken))).StatusCode;
+        }
+
+        return status;
     }
 }
