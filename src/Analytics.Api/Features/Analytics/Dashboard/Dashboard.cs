@@ -57,10 +57,7 @@ public static class Dashboard
             RuleFor(q => q.Preset).Must(p => p is null || Presets.Contains(p)).WithMessage("Preset must be one of: 24h, 7d, 30d, 90d.");
             RuleFor(q => q).Must(q => q.Preset is null || (q.From is null && q.To is null))
                 .WithName("preset").WithMessage("Send either a preset or from/to, not both.");
-            RuleFor(q => q).Must(q => Handler.Resolve(q, clock.GetUtcNow()).IsOrdered)
-                .WithName("from").WithMessage("from must not be after to.");
-            RuleFor(q => q).Must(q => Handler.Resolve(q, clock.GetUtcNow()).IsWithinLimit)
-                .WithName("to").WithMessage($"The window may span at most {ReportingPeriod.MaxDays} days.");
+            this.PeriodRules(q => Handler.Resolve(q, clock.GetUtcNow()), "from", "to", $"The window may span at most {ReportingPeriod.MaxDays} days.");
         }
     }
 

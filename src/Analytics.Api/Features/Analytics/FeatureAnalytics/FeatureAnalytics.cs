@@ -74,10 +74,7 @@ public static partial class FeatureAnalytics
                 .WithMessage($"Gender must be one of: {string.Join(", ", Genders)}.");
             RuleFor(q => q.Feature).Must(f => f is null || f.Trim().Length > 0).WithMessage("Feature must not be blank.")
                 .MaximumLength(Events.TrackEvent.TrackEvent.MaxNameLength).WithMessage($"Feature must have at most {Events.TrackEvent.TrackEvent.MaxNameLength} characters.");
-            RuleFor(q => q).Must(q => q.Period(clock.GetUtcNow()).IsOrdered)
-                .WithName("startDate").WithMessage("startDate must not be after endDate.");
-            RuleFor(q => q).Must(q => q.Period(clock.GetUtcNow()).IsWithinLimit)
-                .WithName("endDate").WithMessage($"The period from startDate to endDate must be at most {ReportingPeriod.MaxDays} days.");
+            this.PeriodRules(q => q.Period(clock.GetUtcNow()), "startDate", "endDate", $"The period from startDate to endDate must be at most {ReportingPeriod.MaxDays} days.");
         }
     }
 
