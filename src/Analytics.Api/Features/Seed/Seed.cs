@@ -191,7 +191,7 @@ public static class Seed
                 if (added.Any || await connection.ExecuteScalarAsync<bool>(new CommandDefinition(ReportsMissingSql, new { From = from, Last = last }, cancellationToken: cancellationToken)))
                 {
                     var at = new DateTimeOffset(from.ToDateTime(TimeOnly.MinValue), TimeSpan.Zero);
-                    await connection.ExecuteAsync(new CommandDefinition(RewindRollupsSql, new { At = at, Name = Rollups.WatermarkName }, cancellationToken: cancellationToken));
+                    await connection.ExecuteAsync(new CommandDefinition(RewindRollupsSql, new { At = at, Name = RollupWatermark.Name }, cancellationToken: cancellationToken));
                     await connection.ExecuteAsync(new CommandDefinition(DropReportsSql, new { From = from }, cancellationToken: cancellationToken));
                 }
 
