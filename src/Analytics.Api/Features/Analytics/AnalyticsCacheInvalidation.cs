@@ -14,7 +14,8 @@ public sealed class AnalyticsCacheInvalidation(AnalyticsGenerations generations)
     public Task OnCommittedAsync(IReadOnlyList<TrackedEvent> events, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(events);
-        var scopes = new List<string>();
+        // A batch holds many events of the same few users and keys: each scope once.
+        var scopes = new HashSet<string>(StringComparer.Ordinal);
         foreach (var e in events)
         {
             if (e.Type == EventType.FeatureClick)

@@ -29,6 +29,12 @@ public readonly record struct ReportingPeriod(DateTimeOffset From, DateTimeOffse
         return new DateTimeOffset(utc.Ticks - (utc.Ticks % TimeSpan.TicksPerMinute), TimeSpan.Zero).AddMinutes(1);
     }
 
+    /// <summary>The start of the UTC hour holding <paramref name="at"/>.</summary>
+    public static DateTimeOffset StartOfHour(DateTimeOffset at) => new(StartOfHour(at.UtcDateTime));
+
+    /// <summary>The start of the hour holding <paramref name="utc"/>, a UTC time.</summary>
+    public static DateTime StartOfHour(DateTime utc) => new(utc.Ticks - (utc.Ticks % TimeSpan.TicksPerHour), DateTimeKind.Utc);
+
     /// <summary>The end of the UTC day in progress.</summary>
     public static DateTimeOffset EndOfDay(DateTimeOffset now) => new(now.UtcDateTime.Date.AddDays(1), TimeSpan.Zero);
 

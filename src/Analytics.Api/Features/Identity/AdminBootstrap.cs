@@ -33,15 +33,15 @@ internal sealed partial class AdminBootstrap(NpgsqlDataSource db, IPasswordHashe
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        var (email, password) = (options.Value.Email, options.Value.Password);
-        if (string.IsNullOrWhiteSpace(email) || string.IsNullOrEmpty(password))
+        if (!IsConfigured(options.Value))
         {
             return;
         }
 
-        if (!IdentityRules.IsEmail(email) || policy.Check(password, email) is not null)
+        var (email, password) = (options.Value.Email!, options.Value.Password!);
+        if (Unusable(email, password, policy) is { } reason)
         {
-            throw new InvalidOperationException($"Admin__Email / Admin__Password are not usable: {(IdentityRules.IsEmail(email) ? policy.Check(password, email) : "Admin__Email is not a valid address.")}");
+            throw new InvalidOperationException(reason);
         }
 
         await using var connection = await db.OpenConnectionAsync(cancellationToken);
@@ -52,11 +52,27 @@ internal sealed partial class AdminBootstrap(NpgsqlDataSource db, IPasswordHashe
 
         var hash = await hasher.HashAsync(password, cancellationToken);
         var normalised = IdentityRules.Normalise(email);
-        await connection.ExecuteAsync(new CommandDefinition(UpsertSql, new { Id = Guid.CreateVersion7(), Email = normalised, Hash = hash, Now = clock.GetUtcNow() }, cancellationToken: cancellationToken));
+        await UpsertAsync(connection, normalised, hash, clock.GetUtcNow(), cancellationToken);
         LogCreated(normalised);
     }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    /// <summary>Whether both <c>Admin__Email</c> and <c>Admin__Password</c> are set.</summary>
+    internal static bool IsConfigured(AdminBootstrapOptions options) => !string.IsNullOrWhiteSpace(options.Email) && !string.IsNullOrEmpty(options.Password);
+
+    /// <summary>Why the configured admin cannot be used (an invalid address, a password the policy refuses), or null.</summary>
+    internal static string? Unusable(string email, string? password, PasswordPolicy policy) =>
+        (IdentityRules.IsEmail(email) ? policy.Check(password, email) : "Admin__Email is not a valid address.") is { } reason
+            ? $"Admin__Email / Admin__Password are not usable: {reason}"
+            : null;
+
+    /// <summary>
+    /// Creates the admin with <paramref name="email"/> (normalised), or makes the account that holds it an active admin
+    /// with the configured password, unlocked.
+    /// </summary>
+    internal static Task UpsertAsync(NpgsqlConnection connection, string email, string hash, DateTimeOffset now, CancellationToken ct) =>
+        connection.ExecuteAsync(new CommandDefinition(UpsertSql, new { Id = Guid.CreateVersion7(), Email = email, Hash = hash, Now = now }, cancellationToken: ct));
 
     [LoggerMessage(Level = LogLevel.Information, Message = "First admin account {Email} is ready")]
     private partial void LogCreated(string email);

@@ -80,13 +80,6 @@ public static class Seed
             on conflict (email) do nothing
             """;
 
-        // As at start-up (AdminBootstrap): whoever registered the configured address first does not keep it as theirs.
-        private const string PromoteAdminSql = """
-            update users set role = 'admin', status = 'active', password_hash = @Hash, failed_logins = 0, locked_until = null,
-                activated_at = coalesce(activated_at, @Now), updated_at = @Now
-            where id = @Id
-            """;
-
         private const string InsertUsersSql = """
             insert into users (id, email, password_hash, display_name, age, gender, role, status, created_at, updated_at, activated_at)
             select t.id, t.email, @Hash, t.display_name, t.age, t.gender, 'user', 'active', t.created_at, t.created_at, t.created_at
@@ -191,7 +184,7 @@ public static class Seed
                 if (added.Any || await connection.ExecuteScalarAsync<bool>(new CommandDefinition(ReportsMissingSql, new { From = from, Last = last }, cancellationToken: cancellationToken)))
                 {
                     var at = new DateTimeOffset(from.ToDateTime(TimeOnly.MinValue), TimeSpan.Zero);
-                    await connection.ExecuteAsync(new CommandDefinition(RewindRollupsSql, new { At = at, Name = Rollups.WatermarkName }, cancellationToken: cancellationToken));
+                    await connection.ExecuteAsync(new CommandDefinition(RewindRollupsSql, new { At = at, Name = RollupWatermark.Name }, cancellationToken: cancellationToken));
                     await connection.ExecuteAsync(new CommandDefinition(DropReportsSql, new { From = from }, cancellationToken: cancellationToken));
                 }
 
@@ -220,21 +213,19 @@ public static class Seed
             {
                 var counts = await connection.QuerySingleAsync<CountsRow>(new CommandDefinition(CountsSql, new { From = from }, cancellationToken: cancellationToken));
                 return new Summary(
-                    adminEmail, adminPassword, IsConfigured(adminOptions.Value), [.. DemoData.Users.Select(u => u.Email)], DemoData.Password, apiKey, apiKeyPrefix,
+                    adminEmail, adminPassword, AdminBootstrap.IsConfigured(adminOptions.Value), [.. DemoData.Users.Select(u => u.Email)], DemoData.Password, apiKey, apiKeyPrefix,
                     added, generatedUsers, generatedEvents, counts.Users, counts.Events, counts.Reports);
             }
         }
 
-        private static bool IsConfigured(AdminBootstrapOptions options) => !string.IsNullOrWhiteSpace(options.Email) && !string.IsNullOrEmpty(options.Password);
-
         private async Task<(string Email, DemoData.Account Admin, string? GeneratedPassword)> EnsureAdminAsync(DateTimeOffset since, DateTimeOffset now, CancellationToken ct)
         {
             var options = adminOptions.Value;
-            var configured = IsConfigured(options);
+            var configured = AdminBootstrap.IsConfigured(options);
             var email = IdentityRules.Normalise(configured ? options.Email! : DemoData.DefaultAdminEmail);
-            if (configured && (!IdentityRules.IsEmail(email) || policy.Check(options.Password, email) is not null))
+            if (configured && AdminBootstrap.Unusable(email, options.Password, policy) is { } reason)
             {
-                throw new SeedException($"Admin__Email / Admin__Password are not usable: {(IdentityRules.IsEmail(email) ? policy.Check(options.Password, email) : "Admin__Email is not a valid address.")}");
+                throw new SeedException(reason);
             }
 
             await using var connection = await db.OpenConnectionAsync(ct);
@@ -251,8 +242,9 @@ public static class Seed
             var isAdmin = existing is { Role: "admin", Status: "active" };
             if (configured && !(isAdmin && (await hasher.VerifyAsync(existing.PasswordHash, options.Password!, ct)).Matches))
             {
+                // As at start-up: whoever registered the configured address first does not keep it as theirs.
                 var hash = await hasher.HashAsync(options.Password!, ct);
-                await connection.ExecuteAsync(new CommandDefinition(PromoteAdminSql, new { existing.Id, Hash = hash, Now = now }, cancellationToken: ct));
+                await AdminBootstrap.UpsertAsync(connection, email, hash, now, ct);
             }
             else if (!configured && !isAdmin)
             {

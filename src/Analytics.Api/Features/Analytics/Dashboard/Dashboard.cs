@@ -1,6 +1,6 @@
 using System.Text.Json;
-using Analytics.Api.Features.Reports.Rollups;
 using Analytics.Api.Infrastructure.Caching;
+using Analytics.Api.Infrastructure.Database;
 using Analytics.Api.Infrastructure.Http;
 using Analytics.Api.Infrastructure.OpenApi;
 using Dapper;
@@ -57,10 +57,7 @@ public static class Dashboard
             RuleFor(q => q.Preset).Must(p => p is null || Presets.Contains(p)).WithMessage("Preset must be one of: 24h, 7d, 30d, 90d.");
             RuleFor(q => q).Must(q => q.Preset is null || (q.From is null && q.To is null))
                 .WithName("preset").WithMessage("Send either a preset or from/to, not both.");
-            RuleFor(q => q).Must(q => Handler.Resolve(q, clock.GetUtcNow()).IsOrdered)
-                .WithName("from").WithMessage("from must not be after to.");
-            RuleFor(q => q).Must(q => Handler.Resolve(q, clock.GetUtcNow()).IsWithinLimit)
-                .WithName("to").WithMessage($"The window may span at most {ReportingPeriod.MaxDays} days.");
+            this.PeriodRules(q => Handler.Resolve(q, clock.GetUtcNow()), "from", "to", $"The window may span at most {ReportingPeriod.MaxDays} days.");
         }
     }
 
@@ -71,11 +68,10 @@ public static class Dashboard
         // is an index lookup of a few rows: whole hours that the last rollup run finished (its watermark less the
         // overlap it re-reads) come from rollup_hourly, only the partial first hour and the rows after those hours
         // from the raw tables, so the counts equal counting the raw rows. A row that arrives for an hour the rollups
-        // already finished (a transaction open longer than Rollups.Overlap) is counted when the rollups count it.
-        private const string TotalsSql = """
+        // already finished (a transaction open longer than RollupWatermark.Overlap) is counted when the rollups count it.
+        private const string TotalsSql = $"""
             with rolled as (
-                select date_trunc('hour', coalesce(max(watermark), '-infinity') - @Overlap, 'UTC') as until
-                from job_watermarks where name = @Watermark
+                select date_trunc('hour', coalesce(({RollupWatermark.Sql}), '-infinity') - @Overlap, 'UTC') as until
             ), edges as (
                 select @DaySince::timestamptz as day_since, @DayHours::timestamptz as day_first, greatest(@DayHours, until) as day_stop,
                        @WeekSince::timestamptz as week_since, @WeekHours::timestamptz as week_first, greatest(@WeekHours, until) as week_stop
@@ -161,8 +157,8 @@ public static class Dashboard
             var day = new Window(now.AddDays(-1), now);
 
             // Whole UTC hours, so that the rollups answer exactly; whole UTC days of them from the daily sums.
-            var from = Floor(window.From);
-            var to = Floor(window.To).AddHours(1);
+            var from = ReportingPeriod.StartOfHour(window.From);
+            var to = ReportingPeriod.StartOfHour(window.To).AddHours(1);
             var firstDay = DateOnly.FromDateTime(from.UtcDateTime.AddTicks(TimeSpan.TicksPerDay - 1));
             var endDay = DateOnly.FromDateTime(to.UtcDateTime);
             var (daysFrom, daysTo) = firstDay < endDay ? (StartOf(firstDay), StartOf(endDay)) : (to, to);
@@ -176,12 +172,12 @@ public static class Dashboard
                 {
                     Role = role,
                     Today = today,
-                    Watermark = Rollups.WatermarkName,
-                    Rollups.Overlap,
+                    WatermarkName = RollupWatermark.Name,
+                    RollupWatermark.Overlap,
                     DaySince = day.From,
-                    DayHours = Floor(day.From).AddHours(1),
+                    DayHours = ReportingPeriod.StartOfHour(day.From).AddHours(1),
                     WeekSince = sevenDays.From,
-                    WeekHours = Floor(sevenDays.From).AddHours(1),
+                    WeekHours = ReportingPeriod.StartOfHour(sevenDays.From).AddHours(1),
                     From = from,
                     To = to,
                     FirstDay = firstDay,
@@ -213,8 +209,6 @@ public static class Dashboard
             };
             return ReportingPeriod.Resolve(request.From, request.To, now, span);
         }
-
-        private static DateTimeOffset Floor(DateTimeOffset at) => new(at.UtcDateTime.Year, at.UtcDateTime.Month, at.UtcDateTime.Day, at.UtcDateTime.Hour, 0, 0, TimeSpan.Zero);
 
         private static DateTimeOffset StartOf(DateOnly day) => new(day.ToDateTime(TimeOnly.MinValue), TimeSpan.Zero);
 

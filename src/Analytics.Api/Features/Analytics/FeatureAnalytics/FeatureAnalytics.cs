@@ -1,4 +1,3 @@
-using Analytics.Api.Features.Reports.Rollups;
 using Analytics.Api.Infrastructure.Auth;
 using Analytics.Api.Infrastructure.Caching;
 using Analytics.Api.Infrastructure.Database;
@@ -74,10 +73,7 @@ public static partial class FeatureAnalytics
                 .WithMessage($"Gender must be one of: {string.Join(", ", Genders)}.");
             RuleFor(q => q.Feature).Must(f => f is null || f.Trim().Length > 0).WithMessage("Feature must not be blank.")
                 .MaximumLength(Events.TrackEvent.TrackEvent.MaxNameLength).WithMessage($"Feature must have at most {Events.TrackEvent.TrackEvent.MaxNameLength} characters.");
-            RuleFor(q => q).Must(q => q.Period(clock.GetUtcNow()).IsOrdered)
-                .WithName("startDate").WithMessage("startDate must not be after endDate.");
-            RuleFor(q => q).Must(q => q.Period(clock.GetUtcNow()).IsWithinLimit)
-                .WithName("endDate").WithMessage($"The period from startDate to endDate must be at most {ReportingPeriod.MaxDays} days.");
+            this.PeriodRules(q => q.Period(clock.GetUtcNow()), "startDate", "endDate", $"The period from startDate to endDate must be at most {ReportingPeriod.MaxDays} days.");
         }
     }
 
@@ -123,8 +119,6 @@ public static partial class FeatureAnalytics
         // once for any period (the generic plan Npgsql's auto-prepared statements get after five runs), they take
         // seconds instead of milliseconds (measured under wrk at 1M events): each run is planned with its values.
         private const string PlanSettingsSql = "set local jit = off; set local plan_cache_mode = force_custom_plan";
-
-        private const string WatermarkSql = "select watermark from job_watermarks where name = @Name";
 
         // The hours in the period with clicks that arrived since the run before the last one (the overlap covers
         // transactions that committed after that run began): the rollups are exact for every other hour. @Since is a
@@ -286,13 +280,12 @@ public static partial class FeatureAnalytics
             NpgsqlConnection connection, NpgsqlTransaction transaction, Filter filter, DynamicParameters parameters, CancellationToken ct)
         {
             var (from, to) = (filter.Period.From.UtcDateTime, filter.Period.To.UtcDateTime);
-            var watermark = await connection.ExecuteScalarAsync<DateTime?>(new CommandDefinition(
-                WatermarkSql, new { Name = Rollups.WatermarkName }, transaction, cancellationToken: ct));
+            var watermark = await RollupWatermark.ReadAsync(connection, transaction, ct);
             var period = RolledPeriod.AllRaw(from, to);
             if (watermark is { } rolledAt)
             {
                 var stale = await connection.ExecuteScalarAsync<DateTime[]>(new CommandDefinition(
-                    StaleHoursSql, new { Since = rolledAt.AsUtc() - Rollups.Overlap, Start = from, End = to }, transaction, cancellationToken: ct));
+                    StaleHoursSql, new { Since = rolledAt - RollupWatermark.Overlap, Start = from, End = to }, transaction, cancellationToken: ct));
                 period = RolledPeriod.Split(from, to, stale!.Select(h => DateTime.SpecifyKind(h, DateTimeKind.Utc)).ToHashSet());
             }
 

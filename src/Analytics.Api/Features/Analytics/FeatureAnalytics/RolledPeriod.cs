@@ -14,13 +14,13 @@ internal sealed record RolledPeriod(DateOnly[] Days, DateTime[] Hours, DateTime[
 
     public static RolledPeriod Split(DateTime from, DateTime to, IReadOnlySet<DateTime> stale)
     {
-        var firstHour = new DateTime(from.Ticks - from.Ticks % Hour.Ticks, DateTimeKind.Utc);
+        var firstHour = ReportingPeriod.StartOfHour(from);
         if (firstHour < from)
         {
             firstHour += Hour;
         }
 
-        var endHour = new DateTime(to.Ticks - to.Ticks % Hour.Ticks, DateTimeKind.Utc);
+        var endHour = ReportingPeriod.StartOfHour(to);
         if (firstHour >= endHour)
         {
             return AllRaw(from, to);

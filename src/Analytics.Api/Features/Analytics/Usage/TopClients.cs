@@ -32,10 +32,7 @@ public static class TopClients
         public Validator(TimeProvider clock)
         {
             RuleFor(q => q.Limit).InclusiveBetween(1, 100).WithMessage("Limit must be between 1 and 100.");
-            RuleFor(q => q).Must(q => q.Period(clock.GetUtcNow()).IsOrdered)
-                .WithName("from").WithMessage("from must not be after to.");
-            RuleFor(q => q).Must(q => q.Period(clock.GetUtcNow()).IsWithinLimit)
-                .WithName("to").WithMessage($"The period from 'from' to 'to' must be at most {ReportingPeriod.MaxDays} days.");
+            this.PeriodRules(q => q.Period(clock.GetUtcNow()), "from", "to");
         }
     }
 

@@ -24,16 +24,9 @@ public static class RunRollups
 /// <summary>The rollup computation, shared by the rollup job and the daily report (which needs them current).</summary>
 public sealed class Rollups(NpgsqlDataSource db, AnalyticsGenerations generations, TimeProvider clock)
 {
-    public const string WatermarkName = "rollups";
-
-    /// <summary>Recent arrivals are re-read each run: a transaction that began before the last run may commit after it.</summary>
-    public static readonly TimeSpan Overlap = TimeSpan.FromMinutes(5);
-
     public sealed record Result(int HoursRecomputed, int DaysRecomputed, DateTimeOffset Watermark);
 
     private const string LockSql = "select pg_advisory_xact_lock(hashtext('run_rollups'))";
-
-    private const string WatermarkSql = "select watermark from job_watermarks where name = @Name";
 
     private const string SaveWatermarkSql = """
         insert into job_watermarks (name, watermark) values (@Name, @Watermark)
@@ -176,8 +169,8 @@ public sealed class Rollups(NpgsqlDataSource db, AnalyticsGenerations generation
         await using var connection = await db.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         await connection.ExecuteAsync(new CommandDefinition(LockSql, transaction: transaction, cancellationToken: cancellationToken));
-        var last = await connection.ExecuteScalarAsync<DateTime?>(new CommandDefinition(WatermarkSql, new { Name = WatermarkName }, transaction, cancellationToken: cancellationToken));
-        var from = last is null ? DateTimeOffset.UnixEpoch : last.Value.AsUtc() - Overlap;
+        var last = await RollupWatermark.ReadAsync(connection, transaction, cancellationToken);
+        var from = last is null ? DateTimeOffset.UnixEpoch : last.Value - RollupWatermark.Overlap;
 
         var hours = (await connection.QueryAsync<DateTime>(new CommandDefinition(TouchedHoursSql, new { From = from }, transaction, cancellationToken: cancellationToken)))
             .Select(h => DateTime.SpecifyKind(h, DateTimeKind.Utc)).ToArray();
@@ -197,7 +190,7 @@ public sealed class Rollups(NpgsqlDataSource db, AnalyticsGenerations generation
         var today = DateOnly.FromDateTime(now.UtcDateTime);
         var asOf = days.SelectMany(d => Enumerable.Range(0, 7).Select(d.AddDays)).Where(d => d <= today).Append(today).Distinct().ToArray();
         await connection.ExecuteAsync(new CommandDefinition(RecomputeWindowsSql, new { AsOf = asOf }, transaction, cancellationToken: cancellationToken));
-        await connection.ExecuteAsync(new CommandDefinition(SaveWatermarkSql, new { Name = WatermarkName, Watermark = now }, transaction, cancellationToken: cancellationToken));
+        await connection.ExecuteAsync(new CommandDefinition(SaveWatermarkSql, new { Name = RollupWatermark.Name, Watermark = now }, transaction, cancellationToken: cancellationToken));
         await transaction.CommitAsync(cancellationToken);
 
         if (hours.Length > 0)
