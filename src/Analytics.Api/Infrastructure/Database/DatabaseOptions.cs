@@ -11,6 +11,9 @@ public sealed class DatabaseOptions
 
     /// <summary>Apply pending migrations when the service starts.</summary>
     public bool MigrateOnStart { get; set; } = true;
+
+    /// <summary>Analytics reads computed at once per node (the rest queue in order); 0 means two per core.</summary>
+    public int MaxConcurrentAnalyticsReads { get; set; }
 }
 
 internal sealed class DatabaseOptionsValidator : IValidateOptions<DatabaseOptions>
@@ -30,6 +33,11 @@ internal sealed class DatabaseOptionsValidator : IValidateOptions<DatabaseOption
         catch (ArgumentException ex)
         {
             return ValidateOptionsResult.Fail($"ConnectionStrings__Postgres is not a valid PostgreSQL connection string: {ex.Message}");
+        }
+
+        if (options.MaxConcurrentAnalyticsReads < 0)
+        {
+            return ValidateOptionsResult.Fail("Database__MaxConcurrentAnalyticsReads must not be negative (0 means two per core).");
         }
 
         return ValidateOptionsResult.Success;

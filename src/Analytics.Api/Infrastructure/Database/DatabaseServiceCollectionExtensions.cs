@@ -15,6 +15,7 @@ public static class DatabaseServiceCollectionExtensions
             .Configure(o => o.ConnectionString = configuration.GetConnectionString("Postgres") ?? o.ConnectionString)
             .ValidateOnStart();
         services.AddSingleton<IValidateOptions<DatabaseOptions>, DatabaseOptionsValidator>();
+        services.AddSingleton<AnalyticsReads>();
 
         // One data source (and so one pool) for the whole process.
         services.AddSingleton(sp =>

@@ -61,7 +61,7 @@ public static class Dashboard
         }
     }
 
-    internal sealed class Handler(NpgsqlDataSource db, ICache cache, LocalCopies copies, AnalyticsGenerations generations, IOptions<DashboardOptions> options, IOptions<JsonOptions> json, TimeProvider clock)
+    internal sealed class Handler(NpgsqlDataSource db, ICache cache, LocalCopies copies, AnalyticsGenerations generations, IOptions<DashboardOptions> options, IOptions<JsonOptions> json, AnalyticsReads reads, TimeProvider clock)
         : IRequestHandler<Query, Utf8Json<Response>>
     {
         // The headline numbers in one statement; with the series below, one round trip to the database. Every part
@@ -126,7 +126,7 @@ public static class Dashboard
             var serializer = json.Value.SerializerOptions;
             if (ttl <= TimeSpan.Zero)
             {
-                return Utf8Json.Serialize(await ComputeAsync(request, role, cancellationToken), serializer);
+                return Utf8Json.Serialize(await reads.RunAsync(ct => ComputeAsync(request, role, ct), cancellationToken), serializer);
             }
 
             // Entries hold the answer as the endpoint writes it (fromCache true), so a hit is written as stored.
@@ -140,7 +140,7 @@ public static class Dashboard
             Response? computed = null;
             var (stored, fromCache) = await cache.GetOrCreateAsync(key, ttl, async ct =>
             {
-                computed = await ComputeAsync(request, role, ct);
+                computed = await reads.RunAsync(token => ComputeAsync(request, role, token), ct);
                 return JsonSerializer.SerializeToUtf8Bytes(computed with { FromCache = true }, serializer);
             }, cancellationToken);
             copies.Set(key, stored, localFor);

@@ -1,5 +1,6 @@
 using Analytics.Api.Infrastructure.Auth;
 using Analytics.Api.Infrastructure.Caching;
+using Analytics.Api.Infrastructure.Database;
 using Analytics.Api.Infrastructure.OpenApi;
 using Dapper;
 using FluentValidation;
@@ -41,7 +42,7 @@ public static class DailyUsage
         }
     }
 
-    internal sealed class Handler(NpgsqlDataSource db, ICache cache, AnalyticsGenerations generations, TimeProvider clock) : IRequestHandler<Query, Response>
+    internal sealed class Handler(NpgsqlDataSource db, ICache cache, AnalyticsGenerations generations, AnalyticsReads reads, TimeProvider clock) : IRequestHandler<Query, Response>
     {
         // From the owner's few keys into events_key_time (api_key_id, occurred_at), pruned to the period's partitions.
         private const string Sql = """
@@ -61,7 +62,7 @@ public static class DailyUsage
             // Read before the query runs: events committed meanwhile bump it past this entry.
             var generation = await generations.CurrentAsync(scope, cancellationToken);
             var (response, _) = await cache.GetOrCreateAsync(
-                $"{scope}:{generation}:daily:{period.Key}:{request.PerKey}", CacheTtl, token => QueryAsync(request.OwnerId, period, request.PerKey, token), cancellationToken);
+                $"{scope}:{generation}:daily:{period.Key}:{request.PerKey}", CacheTtl, token => reads.RunAsync(t => QueryAsync(request.OwnerId, period, request.PerKey, t), token), cancellationToken);
             return response;
         }
 

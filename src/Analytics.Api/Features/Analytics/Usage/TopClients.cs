@@ -1,4 +1,5 @@
 using Analytics.Api.Infrastructure.Caching;
+using Analytics.Api.Infrastructure.Database;
 using Analytics.Api.Infrastructure.OpenApi;
 using Dapper;
 using FluentValidation;
@@ -36,7 +37,7 @@ public static class TopClients
         }
     }
 
-    internal sealed class Handler(NpgsqlDataSource db, ICache cache, AnalyticsGenerations generations, TimeProvider clock) : IRequestHandler<Query, Response>
+    internal sealed class Handler(NpgsqlDataSource db, ICache cache, AnalyticsGenerations generations, AnalyticsReads reads, TimeProvider clock) : IRequestHandler<Query, Response>
     {
         // events_key_time (api_key_id, occurred_at) holds only events sent by keys; the period prunes partitions.
         private const string RankingSql = """
@@ -64,7 +65,7 @@ public static class TopClients
             // Read before the ranking runs: events committed meanwhile bump it past this entry.
             var generation = await generations.CurrentAsync(AnalyticsGenerations.AllKeyUsage, cancellationToken);
             var (ranking, _) = await cache.GetOrCreateAsync(
-                $"{AnalyticsGenerations.AllKeyUsage}:{generation}:top:{period.Key}:{limit}", CacheTtl, token => RankAsync(period, limit, token), cancellationToken);
+                $"{AnalyticsGenerations.AllKeyUsage}:{generation}:top:{period.Key}:{limit}", CacheTtl, token => reads.RunAsync(t => RankAsync(period, limit, t), token), cancellationToken);
 
             await using var connection = await db.OpenConnectionAsync(cancellationToken);
             var keys = (await connection.QueryAsync<KeyRow>(new CommandDefinition(KeysSql, new { KeyIds = ranking.Select(r => r.KeyId).ToArray() }, cancellationToken: cancellationToken)))
