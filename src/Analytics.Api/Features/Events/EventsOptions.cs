@@ -22,7 +22,7 @@ public sealed class EventsOptions
     /// <summary>Events the writer commits in one transaction at most.</summary>
     public int WriterBatchSize { get; set; } = 2000;
 
-    /// <summary>Commits the writer runs concurrently; each groups whatever arrived meanwhile.</summary>
+    /// <summary>Concurrent commits for batch requests; each groups whatever arrived meanwhile. Requests of a few events have one writer of their own.</summary>
     public int Writers { get; set; } = 2;
 
     /// <summary>
@@ -34,7 +34,7 @@ public sealed class EventsOptions
     /// <summary>Batch requests that may wait for their turn; beyond it, 503 with Retry-After.</summary>
     public int BatchQueueLimit { get; set; } = 10_000;
 
-    /// <summary>Requests (each a single event or a batch) queued for the writers before senders wait.</summary>
+    /// <summary>Requests queued for the writers before senders wait, per lane (single events, batches).</summary>
     public int WriterQueueCapacity { get; set; } = 10_000;
 
     /// <summary>Events buffered per live subscriber; one that falls further behind loses its oldest.</summary>
