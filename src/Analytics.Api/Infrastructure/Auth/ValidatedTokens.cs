@@ -14,7 +14,7 @@ namespace Analytics.Api.Infrastructure.Auth;
 /// </summary>
 public sealed class ValidatedTokens(TimeProvider clock) : TokenHandler, IDisposable
 {
-    // A few thousand signed-in clients per node; beyond that the oldest are validated again, nothing is refused.
+    // Signed-in clients remembered per node; when full, new tokens are validated in full until expired ones leave.
     private const int Capacity = 10_000;
 
     private readonly JsonWebTokenHandler _inner = new() { MapInboundClaims = false };
