@@ -12,7 +12,7 @@ public sealed class DatabaseOptions
     /// <summary>Apply pending migrations when the service starts.</summary>
     public bool MigrateOnStart { get; set; } = true;
 
-    /// <summary>Analytics reads computed at once per node (the rest queue in order); 0 means two per core.</summary>
+    /// <summary>Analytics reads computed at once per node (the rest queue in order); 0 means four per core.</summary>
     public int MaxConcurrentAnalyticsReads { get; set; }
 }
 
@@ -37,7 +37,7 @@ internal sealed class DatabaseOptionsValidator : IValidateOptions<DatabaseOption
 
         if (options.MaxConcurrentAnalyticsReads < 0)
         {
-            return ValidateOptionsResult.Fail("Database__MaxConcurrentAnalyticsReads must not be negative (0 means two per core).");
+            return ValidateOptionsResult.Fail("Database__MaxConcurrentAnalyticsReads must not be negative (0 means four per core).");
         }
 
         return ValidateOptionsResult.Success;
