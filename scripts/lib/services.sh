@@ -10,9 +10,13 @@ die() { printf '\033[1;31merror:\033[0m %s\n' "$*" >&2; exit 1; }
 
 # A free TCP port on 127.0.0.1, starting from a random point in the ephemeral range.
 free_port() {
-  local port tries=0
+  # Below the kernel's ephemeral range: a port in it can be taken by any outgoing connection (a load generator's
+  # thousands of loopback sockets) between this check and the server's bind.
+  local port tries=0 low=32768
+  read -r low _ < /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || true
+  (( low > 11000 )) || low=32768
   while (( tries < 200 )); do
-    port=$(( 20000 + RANDOM % 30000 ))
+    port=$(( 10000 + RANDOM % (low - 10000) ))
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
       echo "$port"
       return 0
