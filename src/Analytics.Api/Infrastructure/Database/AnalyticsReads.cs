@@ -3,15 +3,14 @@ using Microsoft.Extensions.Options;
 namespace Analytics.Api.Infrastructure.Database;
 
 /// <summary>
-/// Bounds how many short analytics reads (the dashboard and API-client usage answers computed on a cache miss, each
-/// a few index lookups in the rollups) run at once on this node; the rest wait in arrival order. Left unbounded,
-/// 64 callers are 64 PostgreSQL backends sharing a few cores: every answer is time-sliced with all the others and
-/// the unlucky ones wait longest. Queued instead, each waits about as long as the others and the cores switch
-/// between fewer backends. Four per core measured best on 2 cores (uncached dashboard at 64 connections: ~2,050
-/// answers/s, p95 36-41 ms, against ~1,650/s with two per core, whose queries left the cores idle during their round
-/// trips, and ~1,500-1,800/s, p95 55-78 ms unbounded). Feature analytics do not queue here: on 10M events, queued
-/// eight at a time they answered 12/s against 83/s unqueued (full benchmark runs 3 and 4). Sign-ins and
-/// ingestion do not queue here either.
+/// Bounds how many analytics reads (dashboard, feature analytics, API-client usage: the answers computed on a cache
+/// miss) run at once on this node; the rest wait in arrival order. Left unbounded, 64 callers are 64 PostgreSQL
+/// backends sharing a few cores: every answer is time-sliced with all the others and the unlucky ones wait longest.
+/// Queued instead, each waits about as long as the others and the cores switch between fewer backends. Four per
+/// core measured best on 2 cores (A/B at 64 connections, uncached dashboard: ~2,050 answers/s, p95 36-41 ms,
+/// against ~1,650/s with two per core, whose queries left the cores idle during their round trips, and
+/// ~1,500-1,800/s, p95 55-78 ms unbounded; feature analytics: same rate, p99 0.31-0.36 s against 0.45-0.50 s).
+/// Sign-ins and ingestion do not queue here.
 /// </summary>
 public sealed class AnalyticsReads(IOptions<DatabaseOptions> options) : IDisposable
 {

@@ -77,7 +77,7 @@ public static partial class FeatureAnalytics
         }
     }
 
-    internal sealed class Handler(NpgsqlDataSource db, ICache cache, AnalyticsGenerations generations, TimeProvider clock) : IRequestHandler<Query, Response>
+    internal sealed class Handler(NpgsqlDataSource db, ICache cache, AnalyticsGenerations generations, AnalyticsReads reads, TimeProvider clock) : IRequestHandler<Query, Response>
     {
         // The clicks the caller may see that match the filters. Type and time range come first so that
         // events_type_time (which includes name and user_id) and partition pruning serve it; the "@X is null or"
@@ -216,7 +216,7 @@ public static partial class FeatureAnalytics
             // The generation is read before the query runs: clicks committed meanwhile bump it past this entry.
             var generation = await generations.CurrentAsync(scope, cancellationToken);
             var key = $"{scope}:{generation}:{filter.Period.Key}:{filter.Age}:{filter.Gender}:{filter.Feature}";
-            var (response, _) = await cache.GetOrCreateAsync(key, CacheTtl, token => QueryAsync(filter, token), cancellationToken);
+            var (response, _) = await cache.GetOrCreateAsync(key, CacheTtl, token => reads.RunAsync(t => QueryAsync(filter, t), token), cancellationToken);
             return response;
         }
 
