@@ -82,15 +82,16 @@ public static partial class FeatureAnalytics
         // The clicks the caller may see that match the filters. Type and time range come first so that
         // events_type_time (which includes name and user_id) and partition pruning serve it; the "@X is null or"
         // filters fold away when the statement is planned with its values.
-        private const string VisibleClicks = """
+        // The clicking user's age and gender filters (u: the users row, absent for clicks without a user).
+        private const string ProfileFilters = "(@MinAge::int is null or u.age >= @MinAge) and (@MaxAge::int is null or u.age <= @MaxAge) and (@Gender::text is null or u.gender = @Gender)";
+
+        private const string VisibleClicks = $"""
             events e
             left join users u on u.id = e.user_id
             where e.type = 'feature_click'
               and e.occurred_at >= @Start and e.occurred_at < @End
               and (@UserId::uuid is null or e.user_id = @UserId)
-              and (@MinAge::int is null or u.age >= @MinAge)
-              and (@MaxAge::int is null or u.age <= @MaxAge)
-              and (@Gender::text is null or u.gender = @Gender)
+              and {ProfileFilters}
             """;
 
         // Ties by name in byte order, so every node and collation agree on which feature is the top one.
@@ -137,16 +138,14 @@ public static partial class FeatureAnalytics
             (@Band::text is null or age_band = @Band) and (@Gender::text is null or gender = @Gender)
             """;
 
-        private const string RawClicks = """
+        private const string RawClicks = $"""
             unnest(@RawFrom::timestamptz[], @RawTo::timestamptz[]) r (f, t)
             join events e on e.type = 'feature_click' and e.occurred_at >= r.f and e.occurred_at < r.t
                 -- The same bounds as constants, so that the plan leaves out the other partitions.
                 and e.occurred_at >= @RawMin and e.occurred_at < @RawMax
             left join users u on u.id = e.user_id
             where e.name is not null
-              and (@MinAge::int is null or u.age >= @MinAge)
-              and (@MaxAge::int is null or u.age <= @MaxAge)
-              and (@Gender::text is null or u.gender = @Gender)
+              and {ProfileFilters}
             """;
 
         // Clicks by UTC day and feature, from daily rows, hourly rows and raw rows of the cut period.

@@ -73,14 +73,16 @@ public sealed class Rollups(NpgsqlDataSource db, AnalyticsGenerations generation
         group by h, u.role, e.name
         """;
 
+    // The feature clicks that occurred in the hours @Hours (h: the hour), for the statements below.
+    private const string ClicksInHours = "unnest(@Hours) h join events e on e.type = 'feature_click' and e.occurred_at >= h and e.occurred_at < h + interval '1 hour'";
+
     // Feature clicks (see FeatureAnalytics): number the users first, so that their cell and bit exist for the hours below.
-    private const string NumberFeatureUsersSql = """
+    private const string NumberFeatureUsersSql = $"""
         with added as (
             insert into feature_click_users (user_id, age_band, gender)
             select c.user_id, feature_age_band(u.age), coalesce(u.gender, '')
             from (
-                select distinct e.user_id from unnest(@Hours) h
-                join events e on e.type = 'feature_click' and e.occurred_at >= h and e.occurred_at < h + interval '1 hour'
+                select distinct e.user_id from {ClicksInHours}
                 where e.user_id is not null and e.name is not null
             ) c
             left join users u on u.id = c.user_id
@@ -92,15 +94,14 @@ public sealed class Rollups(NpgsqlDataSource db, AnalyticsGenerations generation
         on conflict (age_band, gender, block) do update set users = feature_user_masks.users | excluded.users
         """;
 
-    private const string RecomputeFeatureHoursSql = """
+    private const string RecomputeFeatureHoursSql = $"""
         delete from feature_clicks_hourly where bucket = any(@Hours);
         delete from feature_users_hourly where bucket = any(@Hours);
 
         insert into feature_clicks_hourly (bucket, feature, age_band, gender, clicks)
         select h, name, case when grouping(band) = 1 then '*' else band end, case when grouping(gender) = 1 then '*' else gender end, count(*)
         from (
-            select h, e.name, coalesce(f.age_band, '') as band, coalesce(f.gender, '') as gender from unnest(@Hours) h
-            join events e on e.type = 'feature_click' and e.occurred_at >= h and e.occurred_at < h + interval '1 hour'
+            select h, e.name, coalesce(f.age_band, '') as band, coalesce(f.gender, '') as gender from {ClicksInHours}
             left join feature_click_users f on f.user_id = e.user_id
             where e.name is not null
         ) clicks
@@ -109,8 +110,7 @@ public sealed class Rollups(NpgsqlDataSource db, AnalyticsGenerations generation
         insert into feature_users_hourly (bucket, feature, block, users)
         select h, coalesce(name, ''), n / 65536, feature_users_of(n % 65536)
         from (
-            select distinct h, e.name, f.n from unnest(@Hours) h
-            join events e on e.type = 'feature_click' and e.occurred_at >= h and e.occurred_at < h + interval '1 hour'
+            select distinct h, e.name, f.n from {ClicksInHours}
             join feature_click_users f on f.user_id = e.user_id
             where e.name is not null
         ) clicked
