@@ -9,9 +9,15 @@ namespace Analytics.Api.Infrastructure.Redis;
 /// Sliding-window log in a Redis sorted set, decided by one Lua script so that parallel hits from every node are
 /// counted exactly. Uses the Redis server's clock, so nodes with skewed clocks agree. Falls back to an
 /// in-process window while Redis is down.
+/// Rates (<see cref="HitRateAsync"/>) are leased: each script call also asks for a few units more than its hits
+/// take, all or none, and the node spends them locally until they run out or expire (ADR 12). Leased units are
+/// taken from the shared budget before anything spends them, so no node can admit more than the rate allows;
+/// what expires unspent is lost (at most one lease per node and key, <see cref="RateLeases"/>).
 /// </summary>
-public sealed class RedisRateLimitStore(RedisLink link, RedisOutage outage, InProcessRateLimitStore fallback) : IRateLimitStore
+public sealed class RedisRateLimitStore(RedisLink link, RedisOutage outage, InProcessRateLimitStore fallback, RateLeases? leases = null) : IRateLimitStore
 {
+    private readonly RateLeases _leasing = leases ?? RateLeases.Default;
+
     private const string Prefix = "rl:";
 
     // KEYS[1] the window; ARGV: window ms, limit, unique member. Returns {allowed, count after, oldest score, now}.
@@ -63,6 +69,8 @@ public sealed class RedisRateLimitStore(RedisLink link, RedisOutage outage, InPr
         """);
 
     private readonly ConcurrentDictionary<(string Key, RateRule Rule), RateQueue> _queues = new();
+    private readonly ConcurrentDictionary<(string Key, RateRule Rule), Lease> _leases = new();
+    private long _sweep;
 
     /// <summary>
     /// Hits of one key are coalesced: while a script call for the key is in flight, new hits wait and then go
@@ -72,6 +80,11 @@ public sealed class RedisRateLimitStore(RedisLink link, RedisOutage outage, InPr
     public Task<RateLimitDecision> HitRateAsync(string key, RateRule rule, int cost, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(rule);
+        if (_leases.TryGetValue((key, rule), out var lease) && lease.TryTake(cost, rule) is { } leased)
+        {
+            return Task.FromResult(leased);
+        }
+
         var hit = new PendingHit(cost);
         while (true)
         {
@@ -119,7 +132,29 @@ public sealed class RedisRateLimitStore(RedisLink link, RedisOutage outage, InPr
                 queue.Waiting = [];
             }
 
-            await DecideAsync(key, rule, hits);
+            // Hits that waited while the previous call brought a lease spend it first, in arrival order.
+            if (_leases.TryGetValue((key, rule), out var lease))
+            {
+                var unleased = new List<PendingHit>(hits.Count);
+                foreach (var hit in hits)
+                {
+                    if (lease.TryTake(hit.Cost, rule) is { } leased)
+                    {
+                        hit.Done.TrySetResult(leased);
+                    }
+                    else
+                    {
+                        unleased.Add(hit);
+                    }
+                }
+
+                hits = unleased;
+            }
+
+            if (hits.Count > 0)
+            {
+                await DecideAsync(key, rule, hits);
+            }
         }
     }
 
@@ -128,7 +163,9 @@ public sealed class RedisRateLimitStore(RedisLink link, RedisOutage outage, InPr
         try
         {
             var client = await link.ClientAsync();
-            var args = new object[hits.Count + 2];
+            // The lease goes last, so the hits are decided exactly as without it.
+            var leaseSize = _leasing.Size(rule);
+            var args = new object[hits.Count + 2 + (leaseSize > 0 ? 1 : 0)];
             args[0] = rule.IntervalMs;
             args[1] = rule.Burst;
             for (var i = 0; i < hits.Count; i++)
@@ -136,9 +173,20 @@ public sealed class RedisRateLimitStore(RedisLink link, RedisOutage outage, InPr
                 args[i + 2] = hits[i].Cost;
             }
 
+            if (leaseSize > 0)
+            {
+                args[^1] = leaseSize;
+            }
+
             var reply = (await client.ScriptEvaluateAsync(CellRate, [Prefix + key], args, CancellationToken.None)).AsArray()!;
             outage.Succeeded();
             var now = double.Parse(reply[0].AsString()!, CultureInfo.InvariantCulture);
+            if (leaseSize > 0 && reply[^1].AsInt64() == 1)
+            {
+                var afterLease = Gcra.Decide(double.Parse(reply[^2].AsString()!, CultureInfo.InvariantCulture), now, rule, leaseSize).Decision;
+                Leased(key, rule, leaseSize, afterLease.Remaining);
+            }
+
             for (var i = 0; i < hits.Count; i++)
             {
                 var tat = double.Parse(reply[1 + (2 * i)].AsString()!, CultureInfo.InvariantCulture);
@@ -159,6 +207,25 @@ public sealed class RedisRateLimitStore(RedisLink link, RedisOutage outage, InPr
             foreach (var hit in hits)
             {
                 hit.Done.TrySetException(ex);
+            }
+        }
+    }
+
+    private void Leased(string key, RateRule rule, int units, int remaining)
+    {
+        var expires = Environment.TickCount64 + (long)_leasing.Lifetime.TotalMilliseconds;
+        var lease = _leases.GetOrAdd((key, rule), _ => new Lease());
+        lease.Refill(units, remaining, expires);
+
+        // One entry per key that was busy lately: sweep the expired ones now and then.
+        if (_leases.Count > 1024 && Interlocked.Increment(ref _sweep) % 1024 == 0)
+        {
+            foreach (var (entryKey, entry) in _leases)
+            {
+                if (entry.Expired)
+                {
+                    _leases.TryRemove(new KeyValuePair<(string, RateRule), Lease>(entryKey, entry));
+                }
             }
         }
     }
@@ -215,6 +282,44 @@ public sealed class RedisRateLimitStore(RedisLink link, RedisOutage outage, InPr
         public TaskCompletionSource<RateLimitDecision> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 
+    /// <summary>Units this node took from the shared budget ahead of its hits.</summary>
+    private sealed class Lease
+    {
+        private readonly Lock _gate = new();
+        private int _units;
+        private int _remainingAtGrant;
+        private long _expires;
+
+        public bool Expired => Environment.TickCount64 >= Volatile.Read(ref _expires);
+
+        public void Refill(int units, int remaining, long expires)
+        {
+            lock (_gate)
+            {
+                // Units left from an earlier lease that has not expired yet stay usable until the new expiry.
+                _units = (Expired ? 0 : _units) + units;
+                _remainingAtGrant = remaining;
+                _expires = expires;
+            }
+        }
+
+        /// <summary>Allowed from the lease, or null when it cannot cover <paramref name="cost"/> (ask Redis).</summary>
+        public RateLimitDecision? TryTake(int cost, RateRule rule)
+        {
+            lock (_gate)
+            {
+                if (Expired || _units < cost)
+                {
+                    return null;
+                }
+
+                _units -= cost;
+                // As of the grant, counting the lease's unspent units as left (refills since then are not known here).
+                return new RateLimitDecision(true, rule.Burst, _remainingAtGrant + _units, TimeSpan.Zero, TimeSpan.Zero);
+            }
+        }
+    }
+
     private sealed class RateQueue
     {
         public List<PendingHit> Waiting { get; set; } = [];
@@ -223,4 +328,16 @@ public sealed class RedisRateLimitStore(RedisLink link, RedisOutage outage, InPr
 
         public bool Retired { get; set; }
     }
+}
+
+/// <summary>
+/// How many units a node leases per key (<see cref="Size"/>, 0 for none) and for how long. By default the smaller of
+/// 50 ms of the rate and a twentieth of the burst, for one second: an idle node wastes at most that much of a key's
+/// budget, and slow rates (under 40 per second) or small bursts (under 40) are not leased at all.
+/// </summary>
+public sealed record RateLeases(Func<RateRule, int> Size, TimeSpan Lifetime)
+{
+    public static RateLeases Default { get; } = new(
+        rule => (int)Math.Min(Math.Min(rule.PerSecond * 0.05, rule.Burst / 20.0), int.MaxValue / 2) is var units && units >= 2 ? units : 0,
+        TimeSpan.FromSeconds(1));
 }

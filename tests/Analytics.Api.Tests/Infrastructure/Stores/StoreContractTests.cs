@@ -271,3 +271,79 @@ public sealed class RedisOutageTests : IAsyncDisposable
         _outage.IsDown.ShouldBeTrue();
     }
 }
+
+/// <summary>Rate leases (ADR 12): two stores on one Redis server are two nodes sharing a key's budget.</summary>
+public sealed class RateLeaseTests : IAsyncDisposable
+{
+    // Twenty units, refilled so slowly (one per 1,000 s) that nothing comes back during a test.
+    private static readonly RateRule Rule = new(0.001, 20);
+
+    private readonly RedisLink _link = new(Options.Create(new RedisStoreOptions
+    {
+        ConnectionString = Environment.GetEnvironmentVariable("Redis__ConnectionString")
+            ?? throw new InvalidOperationException("Redis__ConnectionString is not set: run the tests with scripts/test.sh."),
+    }));
+
+    private readonly RedisOutage _outage = new(NullLogger<RedisOutage>.Instance);
+    private readonly string _key = $"test:{Guid.NewGuid():N}";
+
+    public ValueTask DisposeAsync() => _link.DisposeAsync();
+
+    private RedisRateLimitStore Node(TimeSpan leaseLifetime) =>
+        new(_link, _outage, new InProcessRateLimitStore(TimeProvider.System), new RateLeases(_ => 5, leaseLifetime));
+
+    [Fact]
+    public async Task A_lease_is_taken_from_the_shared_budget_before_its_node_spends_it()
+    {
+        var a = Node(TimeSpan.FromMinutes(1));
+        var b = Node(TimeSpan.FromMinutes(1));
+
+        (await a.HitRateAsync(_key, Rule, 1, default)).Remaining.ShouldBe(19);
+        // B sees A's five leased units as spent: 20 - 1 - 5 - 1.
+        (await b.HitRateAsync(_key, Rule, 1, default)).Remaining.ShouldBe(13);
+
+        // A spends its lease without asking Redis (B's lease of five came next: 8 units are left there).
+        for (var i = 0; i < 5; i++)
+        {
+            (await a.HitRateAsync(_key, Rule, 1, default)).Allowed.ShouldBeTrue();
+        }
+
+        (await a.HitRateAsync(_key, Rule, 1, default)).Remaining.ShouldBe(7);
+        // A cost larger than the lease goes to Redis: 7 - 5 (A's new lease) = 2 left, so 3 is refused and takes nothing.
+        (await a.HitRateAsync(_key, Rule, 10, default)).Allowed.ShouldBeFalse();
+    }
+
+    [Fact]
+    public async Task Nodes_with_leases_never_admit_more_than_the_budget_under_parallel_hits()
+    {
+        var a = Node(TimeSpan.FromMinutes(1));
+        var b = Node(TimeSpan.FromMinutes(1));
+
+        var decisions = await Task.WhenAll(Enumerable.Range(0, 60).Select(i => (i % 2 == 0 ? a : b).HitRateAsync(_key, Rule, 1, default)));
+
+        // Never more than 20; fewer by at most one unspent lease per node (a lease granted with the last hits a node sent).
+        decisions.Count(d => d.Allowed).ShouldBeInRange(10, 20);
+        decisions.Where(d => !d.Allowed).ShouldAllBe(d => d.RetryAfter > TimeSpan.Zero);
+    }
+
+    [Fact]
+    public async Task An_expired_lease_is_not_spent()
+    {
+        var a = Node(TimeSpan.FromMilliseconds(200));
+        (await a.HitRateAsync(_key, Rule, 1, default)).Remaining.ShouldBe(19);
+
+        await Task.Delay(400);
+
+        // Decided by Redis (20 - 1 - 5 - 1), not from the expired lease (which would say 14 + 4).
+        (await a.HitRateAsync(_key, Rule, 1, default)).Remaining.ShouldBe(13);
+    }
+
+    [Theory]
+    [InlineData(1000, 2000, 50)]
+    [InlineData(1000, 200, 10)]
+    [InlineData(100, 100_000, 5)]
+    [InlineData(1000, 20, 0)]
+    [InlineData(0.1, 3, 0)]
+    public void By_default_a_lease_is_50_ms_of_the_rate_or_a_twentieth_of_the_burst_whichever_is_smaller(double perSecond, int burst, int units) =>
+        RateLeases.Default.Size(new RateRule(perSecond, burst)).ShouldBe(units);
+}

@@ -123,12 +123,14 @@ public sealed partial class EventBatchWriter : BackgroundService
 
     private async Task RunWriterAsync(ChannelReader<Pending> queue, CancellationToken stoppingToken)
     {
-        var batch = new List<Pending>(_options.WriterBatchSize);
+        // Each committed group is acknowledged (cache bump, 202s, live streams) while this loop already stores the
+        // next one. At most one acknowledgement runs at a time, in commit order.
+        var acknowledged = Task.CompletedTask;
         try
         {
             while (await queue.WaitToReadAsync(stoppingToken))
             {
-                batch.Clear();
+                var batch = new List<Pending>();
                 var rows = 0;
                 while (rows < _options.WriterBatchSize && queue.TryRead(out var item))
                 {
@@ -138,14 +140,14 @@ public sealed partial class EventBatchWriter : BackgroundService
 
                 if (batch.Count > 0)
                 {
-                    await CommitAsync(batch);
+                    acknowledged = await CommitAsync(batch, acknowledged);
                 }
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
             // Shutting down: drain what is queued so no caller waits forever (the last group is committed already).
-            batch.Clear();
+            var batch = new List<Pending>();
             while (queue.TryRead(out var item))
             {
                 batch.Add(item);
@@ -153,12 +155,15 @@ public sealed partial class EventBatchWriter : BackgroundService
 
             if (batch.Count > 0)
             {
-                await CommitAsync(batch);
+                acknowledged = await CommitAsync(batch, acknowledged);
             }
         }
+
+        await acknowledged;
     }
 
-    private async Task CommitAsync(List<Pending> batch)
+    /// <summary>Stores the group, waits for the previous group's acknowledgement and returns this one's, started.</summary>
+    private async Task<Task> CommitAsync(List<Pending> batch, Task previous)
     {
         var now = _clock.GetUtcNow();
         HashSet<Guid> stored;
@@ -174,9 +179,15 @@ public sealed partial class EventBatchWriter : BackgroundService
                 item.Done.TrySetException(new EventStoreUnavailableException(ex));
             }
 
-            return;
+            return previous;
         }
 
+        await previous;
+        return AcknowledgeAsync(batch, stored, now);
+    }
+
+    private async Task AcknowledgeAsync(List<Pending> batch, HashSet<Guid> stored, DateTimeOffset now)
+    {
         var published = new List<TrackedEvent>(stored.Count);
         var results = new bool[batch.Count][];
         for (var i = 0; i < batch.Count; i++)
