@@ -36,6 +36,15 @@ public static class DatabaseServiceCollectionExtensions
                 builder.ConnectionStringBuilder.MaxAutoPrepare = 64;
                 builder.ConnectionStringBuilder.AutoPrepareMinUsages = 2;
             }
+            // A connection going back to the pool is otherwise reset (RESET ALL, CLOSE ALL, UNLISTEN *, advisory
+            // unlock, DISCARD SEQUENCES, DISCARD TEMP) before its next use: six statements per checkout, for state
+            // this service never leaves behind (settings are SET LOCAL, advisory locks are transaction-scoped or
+            // released in a finally). An explicit "No Reset On Close" in the connection string wins.
+            if (!options.ConnectionString.Contains("Reset On Close", StringComparison.OrdinalIgnoreCase))
+            {
+                builder.ConnectionStringBuilder.NoResetOnClose = true;
+            }
+
             builder.UseLoggerFactory(sp.GetRequiredService<ILoggerFactory>());
             return builder.Build();
         });

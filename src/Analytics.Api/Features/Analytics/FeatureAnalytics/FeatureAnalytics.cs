@@ -178,13 +178,18 @@ public static partial class FeatureAnalytics
             ),
             raw as (
                 select distinct e.user_id from {RawClicks} and e.user_id is not null and (@Key = '' or e.name = @Key)
+            ),
+            -- Each raw user's bit, if numbered: one index probe per raw user (a plain join tends to read every numbered
+            -- user). Materialised, so that the check below hashes the few visible blocks once instead of scanning
+            -- them again for every raw user (at 10M events, with ~9k raw users: 230 → 130 ms per uncached answer).
+            raw_bits as materialized (
+                select f.n from raw
+                left join lateral (select n from feature_click_users f where f.user_id = raw.user_id limit 1) f on true
             )
             select coalesce((select sum(bit_count(users)) from visible), 0)::bigint
-                 + (select count(*) from raw
-                    -- One index probe per raw user (they are few): a plain join tends to read every numbered user.
-                    left join lateral (select n from feature_click_users f where f.user_id = raw.user_id limit 1) f on true
-                    left join visible v on v.block = f.n / 65536
-                    where v.users is null or get_bit(v.users, f.n % 65536) = 0)
+                 + (select count(*) from raw_bits b
+                    left join visible v on v.block = b.n / 65536
+                    where v.users is null or get_bit(v.users, b.n % 65536) = 0)
             """;
 
         // Ties by name in byte order, as in OverallSql; every feature, the caller keeps the top ones and sums them all.
