@@ -23,14 +23,13 @@ public readonly record struct ReportingPeriod(DateTimeOffset From, DateTimeOffse
     }
 
     /// <summary>The end of the minute in progress: "now" that stays the same for a minute.</summary>
-    public static DateTimeOffset EndOfMinute(DateTimeOffset now)
-    {
-        var utc = now.ToUniversalTime();
-        return new DateTimeOffset(utc.Ticks - (utc.Ticks % TimeSpan.TicksPerMinute), TimeSpan.Zero).AddMinutes(1);
-    }
+    public static DateTimeOffset EndOfMinute(DateTimeOffset now) => StartOfMinute(now).AddMinutes(1);
 
     /// <summary>The start of the UTC hour holding <paramref name="at"/>.</summary>
     public static DateTimeOffset StartOfHour(DateTimeOffset at) => new(StartOfHour(at.UtcDateTime));
+
+    /// <summary>The start of the UTC minute holding <paramref name="at"/>.</summary>
+    public static DateTimeOffset StartOfMinute(DateTimeOffset at) => new(at.UtcTicks - (at.UtcTicks % TimeSpan.TicksPerMinute), TimeSpan.Zero);
 
     /// <summary>The start of the hour holding <paramref name="utc"/>, a UTC time.</summary>
     public static DateTime StartOfHour(DateTime utc) => new(utc.Ticks - (utc.Ticks % TimeSpan.TicksPerHour), DateTimeKind.Utc);

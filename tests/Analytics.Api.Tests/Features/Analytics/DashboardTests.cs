@@ -61,10 +61,11 @@ public sealed class DashboardTests(TestDatabase database) : IAsyncLifetime
     [Fact]
     public async Task Totals_and_series_equal_the_raw_rows_before_and_after_rollups_with_rows_after_the_watermark_and_at_the_window_edges()
     {
-        // Users and failed logins just inside and just outside the 7-day and 24-hour windows, and in whole hours between.
+        // Users and failed logins just inside and just outside the 7-day and 24-hour windows, inside their first minute
+        // and first hour, in whole hours between, and in the minutes of the hour before the rollups' cut.
         var now = DateTimeOffset.UtcNow;
         var user = await _client.SignUpAsync(_db);
-        foreach (var (minutesAgo, index) in new[] { 7 * 1440 + 10, 7 * 1440 - 10, 3 * 1440, 1440 + 5, 1440 - 5, 120 }.Select((m, i) => (m, i)))
+        foreach (var (minutesAgo, index) in new[] { 7 * 1440 + 10, 7 * 1440 - 10, 7 * 1440 - 0.4, 7 * 1440 - 1.5, 3 * 1440, 1440 + 5, 1440 - 5, 1440 - 0.3, 1440 - 1.2, 120, 62.5, 40, 20, 6.5, 3 }.Select((m, i) => (m, i)))
         {
             var other = await _client.SignUpAsync(_db);
             await _db.ExecuteAsync("update users set created_at = @At where id = @Id", new { At = now.AddMinutes(-minutesAgo), Id = other.UserId });

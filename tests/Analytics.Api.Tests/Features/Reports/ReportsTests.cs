@@ -122,6 +122,8 @@ public sealed class ReportsTests(TestDatabase database) : IAsyncLifetime
         (await Fresh.ScalarAsync<long>("select coalesce(sum(value), 0) from rollup_hourly where metric = 'failed_logins'")).ShouldBe(await Fresh.ScalarAsync<long>("select count(*) from activity_log where kind = 'login_failed'"));
         (await Fresh.ScalarAsync<long>("select coalesce(sum(value), 0) from rollup_hourly where metric = 'registrations'")).ShouldBe(await Fresh.ScalarAsync<long>("select count(*) from users"));
         (await Fresh.ScalarAsync<long>("select coalesce(sum(value), 0) from rollup_hourly where metric = 'feature_clicks' and dimension = 'search'")).ShouldBe(2);
+        (await Fresh.ScalarAsync<long>("select coalesce(sum(value), 0) from rollup_minutely where metric = 'failed_logins'")).ShouldBe(await Fresh.ScalarAsync<long>("select count(*) from activity_log where kind = 'login_failed'"));
+        (await Fresh.ScalarAsync<long>("select coalesce(sum(value), 0) from rollup_minutely where metric = 'registrations'")).ShouldBe(await Fresh.ScalarAsync<long>("select count(*) from users"));
 
         await SendCommandAsync(new RunRollups.Command());
         (await Fresh.ScalarAsync<string>(Snapshot)).ShouldBe(first);

@@ -65,31 +65,51 @@ public static class Dashboard
         : IRequestHandler<Query, Utf8Json<Response>>
     {
         // The headline numbers in one statement; with the series below, one round trip to the database. Every part
-        // is an index lookup of a few rows: whole hours that the last rollup run finished (its watermark less the
-        // overlap it re-reads) come from rollup_hourly, only the partial first hour and the rows after those hours
-        // from the raw tables, so the counts equal counting the raw rows. A row that arrives for an hour the rollups
-        // already finished (a transaction open longer than RollupWatermark.Overlap) is counted when the rollups count it.
+        // is an index lookup of a few rows. The rollups are exact before the last run's watermark less the overlap it
+        // re-reads ("at"): whole hours come from rollup_hourly, whole minutes around them from rollup_minutely, and only
+        // the first partial minute and the rows after "at" from the raw tables, so the counts equal counting the raw
+        // rows. For each window (since, now]:
+        //   raw (since, minutes) + minutes [minutes, least(first hour, minute cut)) + hours [first hour, hour cut)
+        //   + minutes [greatest(first hour, hour cut), minute cut) + raw [greatest(minutes, minute cut), now].
+        // A row that arrives for a time the rollups already finished (a transaction open longer than
+        // RollupWatermark.Overlap) is counted when the rollups count it.
         private const string TotalsSql = $"""
-            with rolled as (
-                select date_trunc('hour', coalesce(({RollupWatermark.Sql}), '-infinity') - @Overlap, 'UTC') as until
+            with cuts as (
+                select date_trunc('hour', at, 'UTC') as hours_until, date_trunc('minute', at, 'UTC') as minutes_until
+                from (select coalesce(({RollupWatermark.Sql}), '-infinity') - @Overlap as at) rolled
             ), edges as (
-                select @DaySince::timestamptz as day_since, @DayHours::timestamptz as day_first, greatest(@DayHours, until) as day_stop,
-                       @WeekSince::timestamptz as week_since, @WeekHours::timestamptz as week_first, greatest(@WeekHours, until) as week_stop
-                from rolled
+                select @DaySince::timestamptz as since, @DayMinutes::timestamptz as minutes, least(@DayHours, minutes_until) as minutes_stop,
+                       @DayHours::timestamptz as first, greatest(@DayHours, hours_until) as hours_stop, minutes_until,
+                       greatest(@DayMinutes, minutes_until) as raw_from, 'failed_logins' as metric
+                from cuts
+                union all
+                select @WeekSince, @WeekMinutes, least(@WeekHours, minutes_until), @WeekHours, greatest(@WeekHours, hours_until), minutes_until,
+                       greatest(@WeekMinutes, minutes_until), 'registrations'
+                from cuts
+            ), rolled as (
+                select e.metric,
+                       (select coalesce(sum(r.value), 0) from rollup_hourly r
+                        where r.metric = e.metric and r.bucket >= e.first and r.bucket < e.hours_stop and (@Role is null or r.role = @Role))
+                       + (select coalesce(sum(m.value), 0) from rollup_minutely m
+                          where m.metric = e.metric and m.bucket >= e.minutes and m.bucket < e.minutes_stop and (@Role is null or m.role = @Role))
+                       + (select coalesce(sum(m.value), 0) from rollup_minutely m
+                          where m.metric = e.metric and m.bucket >= e.hours_stop and m.bucket < e.minutes_until and (@Role is null or m.role = @Role)) as value
+                from edges e
             )
             select (select coalesce(sum(total), 0) from user_counts where @Role is null or role = @Role)::bigint as TotalUsers,
                    coalesce((select value from rollup_active_window where days = 7 and role = coalesce(@Role, 'all') and as_of <= @Today
                              order by as_of desc limit 1), 0) as ActiveUsers,
-                   (select coalesce(sum(r.value), 0) from rollup_hourly r, edges e
-                    where r.metric = 'failed_logins' and r.bucket >= e.day_first and r.bucket < e.day_stop and (@Role is null or r.role = @Role))::bigint
+                   (select value from rolled where metric = 'failed_logins')::bigint
                    + (select count(*) from activity_log a left join users u on u.id = a.user_id, edges e
-                      where a.kind = 'login_failed' and a.occurred_at > e.day_since and a.occurred_at < e.day_first and (@Role is null or u.role = @Role))
+                      where e.metric = 'failed_logins' and a.kind = 'login_failed' and a.occurred_at > e.since and a.occurred_at < e.minutes
+                        and (@Role is null or u.role = @Role))
                    + (select count(*) from activity_log a left join users u on u.id = a.user_id, edges e
-                      where a.kind = 'login_failed' and a.occurred_at >= e.day_stop and (@Role is null or u.role = @Role)) as FailedLogins,
-                   (select coalesce(sum(r.value), 0) from rollup_hourly r, edges e
-                    where r.metric = 'registrations' and r.bucket >= e.week_first and r.bucket < e.week_stop and (@Role is null or r.role = @Role))::bigint
-                   + (select count(*) from users u, edges e where u.created_at > e.week_since and u.created_at < e.week_first and (@Role is null or u.role = @Role))
-                   + (select count(*) from users u, edges e where u.created_at >= e.week_stop and (@Role is null or u.role = @Role)) as NewUsers;
+                      where e.metric = 'failed_logins' and a.kind = 'login_failed' and a.occurred_at >= e.raw_from and (@Role is null or u.role = @Role)) as FailedLogins,
+                   (select value from rolled where metric = 'registrations')::bigint
+                   + (select count(*) from users u, edges e
+                      where e.metric = 'registrations' and u.created_at > e.since and u.created_at < e.minutes and (@Role is null or u.role = @Role))
+                   + (select count(*) from users u, edges e
+                      where e.metric = 'registrations' and u.created_at >= e.raw_from and (@Role is null or u.role = @Role)) as NewUsers;
             """;
 
         // Planning the statements above costs more than running them, and the custom plans PostgreSQL would otherwise
@@ -175,8 +195,10 @@ public static class Dashboard
                     WatermarkName = RollupWatermark.Name,
                     RollupWatermark.Overlap,
                     DaySince = day.From,
+                    DayMinutes = ReportingPeriod.StartOfMinute(day.From).AddMinutes(1),
                     DayHours = ReportingPeriod.StartOfHour(day.From).AddHours(1),
                     WeekSince = sevenDays.From,
+                    WeekMinutes = ReportingPeriod.StartOfMinute(sevenDays.From).AddMinutes(1),
                     WeekHours = ReportingPeriod.StartOfHour(sevenDays.From).AddHours(1),
                     From = from,
                     To = to,

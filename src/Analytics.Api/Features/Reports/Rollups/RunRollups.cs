@@ -7,7 +7,7 @@ using Npgsql;
 namespace Analytics.Api.Features.Reports.Rollups;
 
 /// <summary>
-/// Brings the hourly rollups, the daily active-user sets, the 7-day active-user counts and the feature-click rollups
+/// Brings the hourly rollups (and the per-minute counts of failed logins and sign-ups), the daily active-user sets, the 7-day active-user counts and the feature-click rollups
 /// up to date. It finds the hours touched since it last ran (by arrival time, so late events for old hours are not
 /// missed) and recomputes those hours from the raw rows: running it twice, or after downtime, gives the same result.
 /// </summary>
@@ -71,6 +71,22 @@ public sealed class Rollups(NpgsqlDataSource db, AnalyticsGenerations generation
         left join users u on u.id = e.user_id
         where e.name is not null
         group by h, u.role, e.name
+        """;
+
+    // Per-minute counts of the two dashboard totals that start and end inside an hour (migration 0011).
+    private const string RecomputeMinutesSql = """
+        delete from rollup_minutely m using unnest(@Hours) h
+        where m.metric in ('failed_logins', 'registrations') and m.bucket >= h and m.bucket < h + interval '1 hour';
+
+        insert into rollup_minutely (bucket, metric, role, value)
+        select date_trunc('minute', a.occurred_at), 'failed_logins', coalesce(u.role, 'none'), count(*)
+        from unnest(@Hours) h join activity_log a on a.kind = 'login_failed' and a.occurred_at >= h and a.occurred_at < h + interval '1 hour'
+        left join users u on u.id = a.user_id
+        group by 1, 3
+        union all
+        select date_trunc('minute', u.created_at), 'registrations', u.role, count(*)
+        from unnest(@Hours) h join users u on u.created_at >= h and u.created_at < h + interval '1 hour'
+        group by 1, 3;
         """;
 
     // The feature clicks that occurred in the hours @Hours (h: the hour), for the statements below.
@@ -179,6 +195,7 @@ public sealed class Rollups(NpgsqlDataSource db, AnalyticsGenerations generation
         {
             await connection.ExecuteAsync(new CommandDefinition(ClearHoursSql, new { Hours = hours }, transaction, cancellationToken: cancellationToken));
             await connection.ExecuteAsync(new CommandDefinition(RecomputeHoursSql, new { Hours = hours }, transaction, cancellationToken: cancellationToken));
+            await connection.ExecuteAsync(new CommandDefinition(RecomputeMinutesSql, new { Hours = hours }, transaction, cancellationToken: cancellationToken));
             await connection.ExecuteAsync(new CommandDefinition(ClearDaysSql, new { Days = days }, transaction, cancellationToken: cancellationToken));
             await connection.ExecuteAsync(new CommandDefinition(RecomputeDaysSql, new { Days = days }, transaction, cancellationToken: cancellationToken));
             await connection.ExecuteAsync(new CommandDefinition(NumberFeatureUsersSql, new { Hours = hours }, transaction, cancellationToken: cancellationToken));
