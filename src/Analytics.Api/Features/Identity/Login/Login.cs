@@ -86,10 +86,12 @@ public static class Login
 
         private const string LockSql = "update users set failed_logins = 0, locked_until = @LockedUntil, updated_at = @Now where id = @Id";
 
+        // Only when there is something to clear or a new hash: most sign-ins leave the user's row (and its
+        // updated_at) as it was, and cost no row version, index entries or WAL for it.
         private const string SucceededSql = """
             update users set failed_logins = 0, locked_until = null,
                 password_hash = coalesce(@NewHash, password_hash), updated_at = @Now
-            where id = @Id
+            where id = @Id and (failed_logins <> 0 or locked_until is not null or @NewHash::text is not null)
             """;
 
         private const string InsertSessionSql = """
