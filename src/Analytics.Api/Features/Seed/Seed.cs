@@ -3,6 +3,7 @@ using Analytics.Api.Features.Events;
 using Analytics.Api.Features.Identity;
 using Analytics.Api.Features.Reports.Rollups;
 using Analytics.Api.Infrastructure.Auth.ApiKeys;
+using Analytics.Api.Infrastructure.Activity;
 using Analytics.Api.Infrastructure.Caching;
 using Analytics.Api.Infrastructure.Database;
 using Analytics.Api.Infrastructure.Security;
@@ -65,6 +66,7 @@ public static class Seed
         Rollups rollups,
         IMediator mediator,
         AnalyticsGenerations generations,
+        CommittedChanges committed,
         TimeProvider clock) : IRequestHandler<Command, Summary>
     {
         private const string AnalyzeSql = "analyze users; analyze events; analyze activity_log";
@@ -158,7 +160,17 @@ public static class Seed
             var demoHash = await hasher.HashAsync(DemoData.Password, cancellationToken);
             var (addedUsers, users) = await EnsureDemoUsersAsync(demoHash, now, cancellationToken);
             var (apiKeyId, apiKey, apiKeyPrefix) = await EnsureApiKeyAsync(admin.Id, since, cancellationToken);
-            var addedActivity = await InsertActivityAsync(DemoData.Activity(users, admin, now), cancellationToken);
+            var activity = DemoData.Activity(users, admin, now);
+            var addedActivity = await InsertActivityAsync(activity, cancellationToken);
+            if (addedActivity > 0)
+            {
+                // Recent-activity lists cached before the seed (a running node, a shared Redis) do not have these rows.
+                foreach (var userId in activity.Select(a => a.UserId).OfType<Guid>().Distinct())
+                {
+                    await committed.ActivityAsync(userId);
+                }
+            }
+
             var addedEvents = await InsertDemoEventsAsync(users, apiKeyId, now, cancellationToken);
 
             var generated = new GeneratedData(db, progress);

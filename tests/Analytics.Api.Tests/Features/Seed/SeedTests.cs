@@ -9,7 +9,10 @@ namespace Analytics.Api.Tests.Features.Seed;
 /// <summary>The seed command run as a process on databases of its own, then read through SQL and the API.</summary>
 public sealed partial class SeedTests(TestDatabase database)
 {
-    private static async Task<(int ExitCode, string Output, string Error)> SeedAsync(string connectionString, params string[] args)
+    private static Task<(int ExitCode, string Output, string Error)> SeedAsync(string connectionString, params string[] args) =>
+        SeedAsync(connectionString, "", args);
+
+    private static async Task<(int ExitCode, string Output, string Error)> SeedAsync(string connectionString, string redis, string[] args)
     {
         var info = new ProcessStartInfo("dotnet")
         {
@@ -27,7 +30,7 @@ public sealed partial class SeedTests(TestDatabase database)
         info.Environment["ConnectionStrings__Postgres"] = connectionString;
         info.Environment["Jwt__SigningKey"] = ApiFactory.SigningKey;
         info.Environment["Jobs__Enabled"] = "false";
-        info.Environment["Redis__ConnectionString"] = "";
+        info.Environment["Redis__ConnectionString"] = redis;
         info.Environment["Admin__Email"] = "";
         info.Environment["Admin__Password"] = "";
         info.Environment["DOTNET_ENVIRONMENT"] = "Production";
@@ -131,6 +134,32 @@ public sealed partial class SeedTests(TestDatabase database)
         (await GetAsync("/api/v1/usage/daily")).GetProperty("total").GetInt64().ShouldBeGreaterThan(0);
         (await GetAsync("/api/v1/usage/top")).GetProperty("clients").GetArrayLength().ShouldBe(1);
         (await GetAsync("/api/v1/admin/reports/daily")).GetArrayLength().ShouldBeGreaterThan(0);
+    }
+
+    [Fact]
+    public async Task Activity_the_seed_adds_shows_at_once_in_a_running_nodes_cached_list()
+    {
+        var redis = Environment.GetEnvironmentVariable("Redis__ConnectionString")
+            ?? throw new InvalidOperationException("Redis__ConnectionString is not set: run the tests with scripts/test.sh.");
+        var (fresh, _) = await SeededAsync();
+        const string Seeded = "select count(*) from activity_log a join users u on u.id = a.user_id where u.email = 'demo-01@example.com' and a.details ? 'seed'";
+        var seeded = await fresh.ScalarAsync<long>(Seeded);
+        seeded.ShouldBeGreaterThan(0);
+        await fresh.ExecuteAsync("delete from activity_log a using users u where u.id = a.user_id and u.email = 'demo-01@example.com' and a.details ? 'seed'");
+
+        // A node sharing Redis with the seed caches demo-01's list without the seeded rows.
+        await using var api = new ApiFactory(database, new Dictionary<string, string?> { ["ConnectionStrings:Postgres"] = fresh.ConnectionString, ["Redis:ConnectionString"] = redis });
+        using var client = api.CreateClient();
+        var token = (await (await client.LoginAsync("demo-01@example.com", "analytics-demo-password")).JsonAsync()).GetProperty("accessToken").GetString()!;
+        async Task<int> ListedAsync() =>
+            (await (await client.SendAsync(HttpMethod.Get.Authorized("/api/v1/users/me/activity", token))).JsonAsync()).GetProperty("items").GetArrayLength();
+        var before = await ListedAsync();
+
+        var (exitCode, _, error) = await SeedAsync(fresh.ConnectionString, redis, []);
+
+        exitCode.ShouldBe(0, error);
+        (await fresh.ScalarAsync<long>(Seeded)).ShouldBe(seeded);
+        (await ListedAsync()).ShouldBe((int)Math.Min(before + seeded, 50));
     }
 
     [Fact]
