@@ -315,7 +315,7 @@ public sealed class RedisRateLimitStore(RedisLink link, RedisOutage outage, InPr
 
                 _units -= cost;
                 // As of the grant, counting the lease's unspent units as left (refills since then are not known here).
-                return new RateLimitDecision(true, rule.Burst, _remainingAtGrant + _units, TimeSpan.Zero, TimeSpan.Zero);
+                return new RateLimitDecision(true, rule.Burst, (int)Math.Min((long)_remainingAtGrant + _units, rule.Burst), TimeSpan.Zero, TimeSpan.Zero);
             }
         }
     }
