@@ -7,9 +7,10 @@ using Npgsql;
 namespace Analytics.Api.Features.Reports.Rollups;
 
 /// <summary>
-/// Brings the hourly rollups (and the per-minute counts of failed logins and sign-ups), the daily active-user sets, the 7-day active-user counts and the feature-click rollups
-/// up to date. It finds the hours touched since it last ran (by arrival time, so late events for old hours are not
-/// missed) and recomputes those hours from the raw rows: running it twice, or after downtime, gives the same result.
+/// Brings the hourly rollups (with per-minute counts of failed logins and sign-ups), the daily active-user sets, the
+/// 7-day active-user counts and the feature-click rollups up to date. It finds the hours touched since it last ran
+/// (by arrival time, so late events for old hours are not missed) and recomputes those hours from the raw rows:
+/// running it twice, or after downtime, gives the same result.
 /// </summary>
 public static class RunRollups
 {
