@@ -1,0 +1,57 @@
+using Analytics.Api.Features.Events;
+using Analytics.Api.Features.Events.TrackEvent;
+using Analytics.Api.Infrastructure.Messaging;
+using Analytics.Api.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using Npgsql;
+
+namespace Analytics.Api.Tests.Features.Events;
+
+/// <summary>The group-commit writer on its own, on the test database (its partitions made by a started API).</summary>
+public sealed class EventBatchWriterTests(TestDatabase database) : IAsyncDisposable
+{
+    private readonly ApiFactory _api = new(database);
+
+    public ValueTask DisposeAsync() => _api.DisposeAsync();
+
+    private static EventRow Row(Guid owner) => new(
+        Guid.CreateVersion7(), false, DateTimeOffset.UtcNow, EventType.Custom, "drain", null, owner, owner, null, null, null, null,
+        null, null, null, null, null, null, null, null, null, null, null, null);
+
+    [Fact]
+    public async Task Stopping_commits_and_answers_every_queued_event_in_small_groups_acknowledged_in_order()
+    {
+        using var _ = _api.CreateClient();
+        var bus = new InProcessEventBus(new LocalSubscribers(NullLogger<LocalSubscribers>.Instance));
+        var published = new List<Guid>();
+        using var subscription = bus.Subscribe<TrackedEvent[]>(TrackedEvent.Topic, events =>
+        {
+            lock (published)
+            {
+                published.AddRange(events.Select(e => e.Id));
+            }
+
+            return Task.CompletedTask;
+        });
+        var writer = new EventBatchWriter(
+            _api.Services.GetRequiredService<NpgsqlDataSource>(), bus, [], TimeProvider.System,
+            Options.Create(new EventsOptions { WriterBatchSize = 25 }), NullLogger<EventBatchWriter>.Instance);
+        await writer.StartAsync(CancellationToken.None);
+        var owner = Guid.NewGuid();
+        var rows = Enumerable.Range(0, 1500).Select(_ => Row(owner)).ToList();
+
+        // Queued one request each; most are still waiting when the host stops.
+        var writes = rows.Select(row => writer.WriteAsync([row], CancellationToken.None)).ToList();
+        await writer.StopAsync(CancellationToken.None);
+
+        (await Task.WhenAll(writes).WaitAsync(TimeSpan.FromSeconds(30))).ShouldAllBe(stored => stored.Single());
+        (await database.ScalarAsync<long>("select count(*) from events where api_key_id = @Owner", new { Owner = owner })).ShouldBe(rows.Count);
+        lock (published)
+        {
+            // Live streams learn of every event once, in the order the single writer committed them.
+            published.ShouldBe(rows.Select(r => r.Id));
+        }
+    }
+}
