@@ -19,8 +19,7 @@ public sealed class DashboardCacheTests(TestDatabase database) : IAsyncLifetime
     public async ValueTask InitializeAsync()
     {
         var fresh = await database.CreateDatabaseAsync("dashboard_cache");
-        var redis = (Environment.GetEnvironmentVariable("Redis__ConnectionString")
-            ?? throw new InvalidOperationException("Redis__ConnectionString is not set: run the tests with scripts/test.sh.")) + ",defaultDatabase=7";
+        var redis = TestRedis.ConnectionString + ",defaultDatabase=7";
         var settings = new Dictionary<string, string?> { ["ConnectionStrings:Postgres"] = fresh, ["Redis:ConnectionString"] = redis, ["Dashboard:LocalCacheFor"] = "00:00:01" };
         _a = new ApiFactory(database, settings);
         _b = new ApiFactory(database, settings);

@@ -139,8 +139,7 @@ public sealed partial class SeedTests(TestDatabase database)
     [Fact]
     public async Task Activity_the_seed_adds_shows_at_once_in_a_running_nodes_cached_list()
     {
-        var redis = Environment.GetEnvironmentVariable("Redis__ConnectionString")
-            ?? throw new InvalidOperationException("Redis__ConnectionString is not set: run the tests with scripts/test.sh.");
+        var redis = TestRedis.ConnectionString;
         var (fresh, _) = await SeededAsync();
         const string Seeded = "select count(*) from activity_log a join users u on u.id = a.user_id where u.email = 'demo-01@example.com' and a.details ? 'seed'";
         var seeded = await fresh.ScalarAsync<long>(Seeded);

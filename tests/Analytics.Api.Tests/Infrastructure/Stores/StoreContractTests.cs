@@ -217,9 +217,7 @@ public sealed class RedisStoreTests : StoreContractTests
 
     public RedisStoreTests()
     {
-        var connectionString = Environment.GetEnvironmentVariable("Redis__ConnectionString")
-            ?? throw new InvalidOperationException("Redis__ConnectionString is not set: run the tests with scripts/test.sh.");
-        _link = new RedisLink(Options.Create(new RedisStoreOptions { ConnectionString = connectionString }));
+        _link = new RedisLink(Options.Create(new RedisStoreOptions { ConnectionString = TestRedis.ConnectionString }));
         var outage = new RedisOutage(NullLogger<RedisOutage>.Instance);
         Cache = new RedisCache(_link, outage);
         RateLimits = new RedisRateLimitStore(_link, outage, new InProcessRateLimitStore(TimeProvider.System));
@@ -278,11 +276,7 @@ public sealed class RateLeaseTests : IAsyncDisposable
     // Twenty units, refilled so slowly (one per 1,000 s) that nothing comes back during a test.
     private static readonly RateRule Rule = new(0.001, 20);
 
-    private readonly RedisLink _link = new(Options.Create(new RedisStoreOptions
-    {
-        ConnectionString = Environment.GetEnvironmentVariable("Redis__ConnectionString")
-            ?? throw new InvalidOperationException("Redis__ConnectionString is not set: run the tests with scripts/test.sh."),
-    }));
+    private readonly RedisLink _link = new(Options.Create(new RedisStoreOptions { ConnectionString = TestRedis.ConnectionString }));
 
     private readonly RedisOutage _outage = new(NullLogger<RedisOutage>.Instance);
     private readonly string _key = $"test:{Guid.NewGuid():N}";
