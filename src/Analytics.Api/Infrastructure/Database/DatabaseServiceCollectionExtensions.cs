@@ -1,3 +1,4 @@
+using System.Data.Common;
 using Analytics.Api.Infrastructure.Database.Migrations;
 using Analytics.Api.Infrastructure.Health;
 using Microsoft.Extensions.Options;
@@ -39,8 +40,8 @@ public static class DatabaseServiceCollectionExtensions
             // A connection going back to the pool is otherwise reset (RESET ALL, CLOSE ALL, UNLISTEN *, advisory
             // unlock, DISCARD SEQUENCES, DISCARD TEMP) before its next use: six statements per checkout, for state
             // this service never leaves behind (settings are SET LOCAL, advisory locks are transaction-scoped or
-            // released in a finally). An explicit "No Reset On Close" in the connection string wins.
-            if (!options.ConnectionString.Contains("Reset On Close", StringComparison.OrdinalIgnoreCase))
+            // released in a finally). A "No Reset On Close" in the connection string (any spelling) wins.
+            if (!Names(options.ConnectionString, "NoResetOnClose"))
             {
                 builder.ConnectionStringBuilder.NoResetOnClose = true;
             }
@@ -55,4 +56,9 @@ public static class DatabaseServiceCollectionExtensions
         services.AddSingleton<IReadinessCheck, PostgresReadinessCheck>();
         return services;
     }
+
+    /// <summary>Whether the connection string sets <paramref name="setting"/>, spelt with or without spaces (as Npgsql accepts).</summary>
+    private static bool Names(string connectionString, string setting) =>
+        new DbConnectionStringBuilder { ConnectionString = connectionString }.Keys.Cast<string>()
+            .Any(key => string.Equals(key.Replace(" ", "", StringComparison.Ordinal), setting, StringComparison.OrdinalIgnoreCase));
 }
