@@ -45,6 +45,7 @@ public sealed class Rollups(NpgsqlDataSource db, AnalyticsGenerations generation
 
     private const string ClearHoursSql = "delete from rollup_hourly where bucket = any(@Hours)";
 
+    // Failed logins and sign-ups are the sums of their minutes (RecomputeMinutesSql runs first): the raw rows are read once.
     private const string RecomputeHoursSql = """
         with hours as (select unnest(@Hours) as h)
         insert into rollup_hourly (bucket, metric, role, dimension, value)
@@ -53,14 +54,9 @@ public sealed class Rollups(NpgsqlDataSource db, AnalyticsGenerations generation
         left join users u on u.id = a.user_id
         group by h, u.role
         union all
-        select h, 'failed_logins', coalesce(u.role, 'none'), '', count(*)
-        from hours join activity_log a on a.kind = 'login_failed' and a.occurred_at >= h and a.occurred_at < h + interval '1 hour'
-        left join users u on u.id = a.user_id
-        group by h, u.role
-        union all
-        select h, 'registrations', u.role, '', count(*)
-        from hours join users u on u.created_at >= h and u.created_at < h + interval '1 hour'
-        group by h, u.role
+        select h, m.metric, m.role, '', sum(m.value)::bigint
+        from hours join rollup_minutely m on m.metric in ('failed_logins', 'registrations') and m.bucket >= h and m.bucket < h + interval '1 hour'
+        group by h, m.metric, m.role
         union all
         select h, 'events', coalesce(u.role, 'none'), e.type, count(*)
         from hours join events e on e.occurred_at >= h and e.occurred_at < h + interval '1 hour'
@@ -195,8 +191,8 @@ public sealed class Rollups(NpgsqlDataSource db, AnalyticsGenerations generation
         if (hours.Length > 0)
         {
             await connection.ExecuteAsync(new CommandDefinition(ClearHoursSql, new { Hours = hours }, transaction, cancellationToken: cancellationToken));
-            await connection.ExecuteAsync(new CommandDefinition(RecomputeHoursSql, new { Hours = hours }, transaction, cancellationToken: cancellationToken));
             await connection.ExecuteAsync(new CommandDefinition(RecomputeMinutesSql, new { Hours = hours }, transaction, cancellationToken: cancellationToken));
+            await connection.ExecuteAsync(new CommandDefinition(RecomputeHoursSql, new { Hours = hours }, transaction, cancellationToken: cancellationToken));
             await connection.ExecuteAsync(new CommandDefinition(ClearDaysSql, new { Days = days }, transaction, cancellationToken: cancellationToken));
             await connection.ExecuteAsync(new CommandDefinition(RecomputeDaysSql, new { Days = days }, transaction, cancellationToken: cancellationToken));
             await connection.ExecuteAsync(new CommandDefinition(NumberFeatureUsersSql, new { Hours = hours }, transaction, cancellationToken: cancellationToken));
