@@ -30,6 +30,8 @@ public static class EventsEndpoints
                 return ValueTask.CompletedTask;
             };
         });
+        services.AddSingleton<TrackEvent.TrackEvent.Rules>();
+        services.AddSingleton<TrackEvent.TrackEvent.Intake>();
         services.AddSingleton<EventBatchWriter>();
         services.AddHostedService(sp => sp.GetRequiredService<EventBatchWriter>());
         services.AddSingleton<LiveEvents>();

@@ -16,7 +16,7 @@ namespace Analytics.Api.Features.Events.LiveStream;
 /// Clients may send <c>newEvent</c> with the body of <c>POST /api/v1/events</c>; it returns <c>{ id, status }</c>
 /// or fails with a message, and the accepted event reaches every subscriber through the bus like any other.
 /// </summary>
-public sealed class EventsHub(IMediator mediator, IHubContext<EventsHub> hub) : Hub
+public sealed class EventsHub(IMediator mediator, TrackEvent.TrackEvent.Intake intake, IHubContext<EventsHub> hub) : Hub
 {
     public const string Path = "/hubs/events";
 
@@ -74,7 +74,7 @@ public sealed class EventsHub(IMediator mediator, IHubContext<EventsHub> hub) : 
         Infrastructure.Results.Result<TrackEvent.TrackEvent.Accepted> result;
         try
         {
-            result = await mediator.Send(e with { Caller = Caller.From(Context.User!), Client = ClientContext.From(http) }, Context.ConnectionAborted);
+            result = await intake.TrackAsync(e with { Caller = Caller.From(Context.User!), Client = ClientContext.From(http) }, Context.ConnectionAborted);
         }
         catch (ValidationException ex)
         {

@@ -8,7 +8,6 @@ using Analytics.Api.Infrastructure.RateLimiting;
 using Analytics.Api.Infrastructure.Results;
 using FluentValidation;
 using FluentValidation.Results;
-using MediatR;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 
@@ -43,7 +42,7 @@ public static class TrackEvent
         string? UtmMedium,
         string? UtmCampaign,
         string? UtmTerm,
-        string? UtmContent) : IRequest<Result<Accepted>>
+        string? UtmContent)
     {
         // Set by the endpoint (and, for batch items, by the handler without copying the event).
         internal Caller Caller { get; set; } = null!;
@@ -53,7 +52,7 @@ public static class TrackEvent
 
     public sealed record Accepted(Guid Id, string Status);
 
-    public sealed record Batch(IReadOnlyList<Command>? Events) : IRequest<Result<BatchResult>>
+    public sealed record Batch(IReadOnlyList<Command>? Events)
     {
         internal Caller Caller { get; init; } = null!;
 
@@ -65,61 +64,118 @@ public static class TrackEvent
 
     public sealed record ItemResult(int Index, Guid? Id, string Status, IReadOnlyDictionary<string, string[]>? Errors);
 
-    internal sealed class Validator : AbstractValidator<Command>
+    /// <summary>
+    /// The field rules of one event. Hand-written rather than a FluentValidation validator (ADR 13): every single
+    /// event and every item of a batch passes here, and the rule objects cost ~5 µs per event (a twentieth of a
+    /// single event's API time; 2.5 ms per 500-event batch). The failures are FluentValidation's own type, so they
+    /// reach clients exactly as every other 400 does.
+    /// </summary>
+    public sealed class Rules(TimeProvider clock, IOptions<EventsOptions> options)
     {
-        private static readonly EventType[] NamedTypes = [EventType.Click, EventType.FeatureClick, EventType.Custom];
+        private static readonly string UtmTooLong = $" must have at most {IdentityRules.MaxUtmLength} characters.";
 
-        public Validator(TimeProvider clock, IOptions<EventsOptions> options)
+        /// <summary>The failures, in rule order; null when the event is valid.</summary>
+        public List<ValidationFailure>? Check(Command e)
         {
+            ArgumentNullException.ThrowIfNull(e);
             var limits = options.Value;
-            RuleFor(c => c.Type).NotNull().WithMessage("Type is required: page_view, click, feature_click, login or custom.");
-            RuleFor(c => c.Name).NotEmpty().When(c => c.Type is { } type && NamedTypes.Contains(type))
-                .WithMessage("Name is required for click, feature_click and custom events (the feature or event name).");
-            RuleFor(c => c.Name).MaximumLength(MaxNameLength).WithMessage($"Name must have at most {MaxNameLength} characters.")
-                .Must(n => n is null || !n.Any(char.IsControl)).WithMessage("Name must not contain control characters.");
-            RuleFor(c => c.OccurredAt).Must(at => at is null || at <= clock.GetUtcNow().AddHours(24))
-                .WithMessage("occurredAt must not be more than 24 hours in the future.")
-                .Must(at => at is null || at >= clock.GetUtcNow().AddYears(-1))
-                .WithMessage("occurredAt must not be more than 1 year in the past.");
-            RuleFor(c => c.Url).MaximumLength(MaxUrlLength).WithMessage($"Url must have at most {MaxUrlLength} characters.");
-            RuleFor(c => c.Referrer).MaximumLength(MaxUrlLength).WithMessage($"Referrer must have at most {MaxUrlLength} characters.");
-            RuleFor(c => c.SessionId).MaximumLength(MaxIdLength).WithMessage($"SessionId must have at most {MaxIdLength} characters.");
-            RuleFor(c => c.ExternalUserId).MaximumLength(MaxIdLength).WithMessage($"ExternalUserId must have at most {MaxIdLength} characters.");
-            RuleFor(c => c.ExternalUserId).Null().When(c => c.Caller is { ApiKeyId: null })
-                .WithMessage("externalUserId is for API-key clients; a signed-in user's events are theirs.");
-            RuleFor(c => c.UtmSource).OptionalUtm("utmSource");
-            RuleFor(c => c.UtmMedium).OptionalUtm("utmMedium");
-            RuleFor(c => c.UtmCampaign).OptionalUtm("utmCampaign");
-            RuleFor(c => c.UtmTerm).OptionalUtm("utmTerm");
-            RuleFor(c => c.UtmContent).OptionalUtm("utmContent");
-            RuleFor(c => c.Properties).Custom((properties, context) =>
+            var now = clock.GetUtcNow();
+            List<ValidationFailure>? failures = null;
+            void Fail(string property, string message) => (failures ??= []).Add(new ValidationFailure(property, message));
+
+            if (e.Type is null)
             {
-                if (properties is null)
+                Fail(nameof(e.Type), "Type is required: page_view, click, feature_click, login or custom.");
+            }
+            else if (e.Type is EventType.Click or EventType.FeatureClick or EventType.Custom && string.IsNullOrWhiteSpace(e.Name))
+            {
+                Fail(nameof(e.Name), "Name is required for click, feature_click and custom events (the feature or event name).");
+            }
+
+            if (e.Name is { } name)
+            {
+                if (name.Length > MaxNameLength)
                 {
-                    return;
+                    Fail(nameof(e.Name), $"Name must have at most {MaxNameLength} characters.");
                 }
 
-                if (properties.Count > limits.MaxPropertyCount)
+                if (name.Any(char.IsControl))
                 {
-                    context.AddFailure($"Properties may have at most {limits.MaxPropertyCount} keys.");
+                    Fail(nameof(e.Name), "Name must not contain control characters.");
                 }
+            }
 
-                foreach (var (key, value) in properties)
+            if (e.OccurredAt > now.AddHours(24))
+            {
+                Fail(nameof(e.OccurredAt), "occurredAt must not be more than 24 hours in the future.");
+            }
+            else if (e.OccurredAt < now.AddYears(-1))
+            {
+                Fail(nameof(e.OccurredAt), "occurredAt must not be more than 1 year in the past.");
+            }
+
+            if (e.Url?.Length > MaxUrlLength)
+            {
+                Fail(nameof(e.Url), $"Url must have at most {MaxUrlLength} characters.");
+            }
+
+            if (e.Referrer?.Length > MaxUrlLength)
+            {
+                Fail(nameof(e.Referrer), $"Referrer must have at most {MaxUrlLength} characters.");
+            }
+
+            if (e.SessionId?.Length > MaxIdLength)
+            {
+                Fail(nameof(e.SessionId), $"SessionId must have at most {MaxIdLength} characters.");
+            }
+
+            if (e.ExternalUserId?.Length > MaxIdLength)
+            {
+                Fail(nameof(e.ExternalUserId), $"ExternalUserId must have at most {MaxIdLength} characters.");
+            }
+
+            if (e.ExternalUserId is not null && e.Caller is { ApiKeyId: null })
+            {
+                Fail(nameof(e.ExternalUserId), "externalUserId is for API-key clients; a signed-in user's events are theirs.");
+            }
+
+            foreach (var (property, value) in (ReadOnlySpan<(string, string?)>)[
+                (nameof(e.UtmSource), e.UtmSource), (nameof(e.UtmMedium), e.UtmMedium), (nameof(e.UtmCampaign), e.UtmCampaign),
+                (nameof(e.UtmTerm), e.UtmTerm), (nameof(e.UtmContent), e.UtmContent)])
+            {
+                if (value?.Length > IdentityRules.MaxUtmLength)
                 {
-                    if (key.Length == 0 || key.Length > limits.MaxPropertyKeyLength)
-                    {
-                        context.AddFailure($"Property keys must have 1 to {limits.MaxPropertyKeyLength} characters ('{key[..Math.Min(key.Length, limits.MaxPropertyKeyLength)]}...').");
-                    }
-                    else if (value.ValueKind is JsonValueKind.Object or JsonValueKind.Array)
-                    {
-                        context.AddFailure($"Property '{key}' must be a string, number, boolean or null: properties are flat.");
-                    }
-                    else if (value.ValueKind == JsonValueKind.String && value.GetString()!.Length > limits.MaxPropertyValueLength)
-                    {
-                        context.AddFailure($"Property '{key}' must have at most {limits.MaxPropertyValueLength} characters.");
-                    }
+                    Fail(property, JsonNamingPolicy.CamelCase.ConvertName(property) + UtmTooLong);
                 }
-            });
+            }
+
+            if (e.Properties is not { } properties)
+            {
+                return failures;
+            }
+
+            if (properties.Count > limits.MaxPropertyCount)
+            {
+                Fail(nameof(e.Properties), $"Properties may have at most {limits.MaxPropertyCount} keys.");
+            }
+
+            foreach (var (key, value) in properties)
+            {
+                if (key.Length == 0 || key.Length > limits.MaxPropertyKeyLength)
+                {
+                    Fail(nameof(e.Properties), $"Property keys must have 1 to {limits.MaxPropertyKeyLength} characters ('{key[..Math.Min(key.Length, limits.MaxPropertyKeyLength)]}...').");
+                }
+                else if (value.ValueKind is JsonValueKind.Object or JsonValueKind.Array)
+                {
+                    Fail(nameof(e.Properties), $"Property '{key}' must be a string, number, boolean or null: properties are flat.");
+                }
+                else if (value.ValueKind == JsonValueKind.String && value.GetString()!.Length > limits.MaxPropertyValueLength)
+                {
+                    Fail(nameof(e.Properties), $"Property '{key}' must have at most {limits.MaxPropertyValueLength} characters.");
+                }
+            }
+
+            return failures;
         }
     }
 
@@ -130,11 +186,16 @@ public static class TrackEvent
                 .Must(e => e is null || e.Count <= options.Value.MaxBatchSize).WithMessage($"A batch may hold at most {options.Value.MaxBatchSize} events.");
     }
 
-    internal sealed class Handler(EventBatchWriter writer, IRateLimitStore limits, IOptions<EventsOptions> options, IValidator<Command> validator, TimeProvider clock)
-        : IRequestHandler<Command, Result<Accepted>>, IRequestHandler<Batch, Result<BatchResult>>
+    /// <summary>
+    /// Ingestion's hot path (ADR 13): the endpoints and the hub call this singleton directly instead of sending
+    /// through <c>IMediator</c>. Validation is the same FluentValidation validator, run synchronously, and its
+    /// failures throw the same <see cref="ValidationException"/> the pipeline's behaviour would.
+    /// </summary>
+    public sealed class Intake(EventBatchWriter writer, IRateLimitStore limits, IOptions<EventsOptions> options, Rules rules, IValidator<Batch> batchValidator, TimeProvider clock)
     {
-        public async Task<Result<Accepted>> Handle(Command request, CancellationToken cancellationToken)
+        public async Task<Result<Accepted>> TrackAsync(Command request, CancellationToken cancellationToken)
         {
+            ThrowIfInvalid(rules.Check(request));
             if (await RefusedAsync(request.Caller, 1, cancellationToken) is { } refused)
             {
                 return refused;
@@ -147,8 +208,9 @@ public static class TrackEvent
             return new Accepted(row.Id, "accepted");
         }
 
-        public async Task<Result<BatchResult>> Handle(Batch request, CancellationToken cancellationToken)
+        public async Task<Result<BatchResult>> TrackAsync(Batch request, CancellationToken cancellationToken)
         {
+            ThrowIfInvalid(batchValidator.Validate(request).Errors);
             var events = request.Events!;
             if (await RefusedAsync(request.Caller, events.Count, cancellationToken) is { } refused)
             {
@@ -167,10 +229,10 @@ public static class TrackEvent
                     item.Client = request.Client;
                 }
 
-                var check = item is null ? new ValidationResult([new ValidationFailure("", "The event must be a JSON object.")]) : validator.Validate(item);
-                if (!check.IsValid)
+                var failures = item is null ? [new ValidationFailure("", "The event must be a JSON object.")] : rules.Check(item);
+                if (failures is not null)
                 {
-                    items[i] = new ItemResult(i, item?.Id, "rejected", FieldErrors.From(check.Errors));
+                    items[i] = new ItemResult(i, item?.Id, "rejected", FieldErrors.From(failures));
                     continue;
                 }
 
@@ -202,6 +264,15 @@ public static class TrackEvent
                 {
                     RateLimit = decision,
                 };
+        }
+
+        // As the pipeline's ValidationBehavior does: the exception handler turns it into the 400 ValidationProblem.
+        private static void ThrowIfInvalid(List<ValidationFailure>? failures)
+        {
+            if (failures is { Count: > 0 })
+            {
+                throw new ValidationException(failures);
+            }
         }
 
         private static EventRow ToRow(Command e, Caller caller, ClientContext client, DateTimeOffset now)
@@ -237,12 +308,12 @@ public static class TrackEvent
         return api;
     }
 
-    private static async Task<Results<Accepted<Accepted>, ProblemHttpResult>> Single(Command command, IMediator mediator, HttpContext http, CancellationToken ct) =>
-        (await mediator.Send(command with { Caller = Caller.From(http.User), Client = ClientContext.From(http) }, ct)).AcceptedOrProblem(http);
+    private static async Task<Results<Accepted<Accepted>, ProblemHttpResult>> Single(Command command, Intake intake, HttpContext http, CancellationToken ct) =>
+        (await intake.TrackAsync(command with { Caller = Caller.From(http.User), Client = ClientContext.From(http) }, ct)).AcceptedOrProblem(http);
 
-    private static async Task<Results<Accepted<BatchResult>, BadRequest<BatchResult>, ProblemHttpResult>> Many(Batch batch, IMediator mediator, HttpContext http, CancellationToken ct)
+    private static async Task<Results<Accepted<BatchResult>, BadRequest<BatchResult>, ProblemHttpResult>> Many(Batch batch, Intake intake, HttpContext http, CancellationToken ct)
     {
-        var result = await mediator.Send(batch with { Caller = Caller.From(http.User), Client = ClientContext.From(http) }, ct);
+        var result = await intake.TrackAsync(batch with { Caller = Caller.From(http.User), Client = ClientContext.From(http) }, ct);
         if (!result.IsSuccess)
         {
             return Problems.From(result.Error!, http);
