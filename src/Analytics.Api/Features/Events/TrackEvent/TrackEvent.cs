@@ -188,8 +188,8 @@ public static class TrackEvent
 
     /// <summary>
     /// Ingestion's hot path (ADR 13): the endpoints and the hub call this singleton directly instead of sending
-    /// through <c>IMediator</c>. Validation is the same FluentValidation validator, run synchronously, and its
-    /// failures throw the same <see cref="ValidationException"/> the pipeline's behaviour would.
+    /// through <c>IMediator</c>. An event is checked by <see cref="Rules"/>, a batch's envelope by its validator; failures
+    /// throw the <see cref="ValidationException"/> the pipeline's behaviour would, so clients get the same 400.
     /// </summary>
     public sealed class Intake(EventBatchWriter writer, IRateLimitStore limits, IOptions<EventsOptions> options, Rules rules, IValidator<Batch> batchValidator, TimeProvider clock)
     {
