@@ -44,7 +44,10 @@ public static class IdentityRules
             .WithMessage($"{name} must be an absolute http(s) URL.");
 
     public static IRuleBuilderOptions<T, string?> OptionalUtm<T>(this IRuleBuilder<T, string?> rule, string name) =>
-        rule.MaximumLength(MaxUtmLength).WithMessage($"{name} must have at most {MaxUtmLength} characters.");
+        rule.MaximumLength(MaxUtmLength).WithMessage(UtmTooLong(name));
+
+    /// <summary>What a UTM field over its limit is told; <paramref name="name"/> as clients spell the field.</summary>
+    public static string UtmTooLong(string name) => $"{name} must have at most {MaxUtmLength} characters.";
 }
 
 /// <summary>Where a visitor came from, as the client app reports it at registration or sign-in (flat fields of the body).</summary>

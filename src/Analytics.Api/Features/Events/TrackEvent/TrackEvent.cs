@@ -44,7 +44,7 @@ public static class TrackEvent
         string? UtmTerm,
         string? UtmContent)
     {
-        // Set by the endpoint (and, for batch items, by the handler without copying the event).
+        // Set by the endpoint (and, for batch items, by the intake without copying the event).
         internal Caller Caller { get; set; } = null!;
 
         internal ClientContext Client { get; set; } = null!;
@@ -72,8 +72,6 @@ public static class TrackEvent
     /// </summary>
     public sealed class Rules(TimeProvider clock, IOptions<EventsOptions> options)
     {
-        private static readonly string UtmTooLong = $" must have at most {IdentityRules.MaxUtmLength} characters.";
-
         /// <summary>The failures, in rule order; null when the event is valid.</summary>
         public List<ValidationFailure>? Check(Command e)
         {
@@ -145,7 +143,7 @@ public static class TrackEvent
             {
                 if (value?.Length > IdentityRules.MaxUtmLength)
                 {
-                    Fail(property, JsonNamingPolicy.CamelCase.ConvertName(property) + UtmTooLong);
+                    Fail(property, IdentityRules.UtmTooLong(JsonNamingPolicy.CamelCase.ConvertName(property)));
                 }
             }
 
