@@ -14,6 +14,7 @@ LABELS = {
     "ingest_single": "TrackEvent, 1 event/request",
     "ingest_batch": "TrackEvent batch, 500 events/request",
     "login": "Login (Argon2id m=19 MiB t=2)",
+    "login_nohash": "Login without the hash (m=8 KiB t=1: the sign-in's other work)",
     "dashboard_cached": "Dashboard 30d, cached",
     "dashboard_uncached": "Dashboard 30d, uncached",
     "features_cached": "Feature analytics 30d, cached",
@@ -99,8 +100,11 @@ def targets(results, refs):
     logins = [r for r in results if r["scenario"] == "login" and "requests" in r]
     if logins and raw:
         best = max(logins, key=lambda r: r["ok_per_second"])
+        alongside = refs.get("argon2_alongside", {}).get("hashesPerSecond")
+        detail = f"{best['ok_per_second'] / raw:.0%} of raw" + (
+            f"; {best['ok_per_second'] / alongside:.0%} of raw Argon2id with the sign-in's other work alongside" if alongside else "")
         out.append(target("Login ≥ 90 % of raw Argon2id hashes/s", f"{best['ok_per_second']:,.1f} logins/s (@{best['connections']}) vs {raw:,.1f} hashes/s",
-                          best["ok_per_second"] >= 0.9 * raw and best["errors"] == 0, f"{best['ok_per_second'] / raw:.0%} of raw"))
+                          best["ok_per_second"] >= 0.9 * raw and best["errors"] == 0, detail))
     d = pick(results, "dashboard_uncached")
     if d:
         out.append(target(f"Dashboard uncached p95 ≤ 50 ms (@{d['connections']})", f"p95 {d['latency_ms']['p95']} ms, {d['requests_per_second']:,.0f} req/s",
@@ -161,6 +165,10 @@ def markdown(doc):
     if "argon2" in refs:
         a = refs["argon2"]
         lines.append(f"| Raw libsodium Argon2id (`crypto_pwhash_str_alg`, m={a['memoryKib']} KiB, t={a['iterations']}, {a['threads']} threads) | {a['hashesPerSecond']:,.1f} hashes/s ({a['msPerHash']} ms each) |")
+    if "argon2_alongside" in refs:
+        a = refs["argon2_alongside"]
+        lines.append(f"| The same raw Argon2id while sign-ins without the hash run alongside at {a['signInsPerSecond']:,.1f}/s "
+                     f"({a['signInErrors']} errors) | {a['hashesPerSecond']:,.1f} hashes/s ({a['msPerHash']} ms each) |")
     for conns, rps in sorted(ceilings.items()):
         lines.append(f"| Empty Kestrel app, GET → 200, {conns} connections | {rps:,.0f} req/s |")
     lines += ["", "| Target | Measured | Result | |", "|---|---|---|---|"]
@@ -181,7 +189,7 @@ def main():
         name, conns, per_request, tag = row.split("\t")
         results.append(scenario(args.runs, name, int(conns), int(per_request), tag))
     refs = {}
-    for ref in ("argon2", "copy"):
+    for ref in ("argon2", "argon2_alongside", "copy"):
         text = read(os.path.join(args.runs, ref + ".json")).strip()
         if text:
             refs[ref] = json.loads(text.splitlines()[-1])

@@ -71,6 +71,7 @@ done
 api_dir="$root/src/Analytics.Api"
 api_dll="$api_dir/bin/Release/net10.0/Analytics.Api.dll"
 probe_dll="$bench/GcProbe/bin/Release/net10.0/Analytics.Bench.GcProbe.dll"
+argon_dll="$bench/Argon2/bin/Release/net10.0/Analytics.Bench.Argon2.dll"
 
 # --- services ------------------------------------------------------------------------------------------------
 pg_port="$(free_port)"
@@ -256,7 +257,7 @@ fi
 
 if want argon2; then
 log "[$(elapsed)] reference: raw Argon2id, $threads threads, m=19456 KiB t=2 p=1"
-dotnet "$bench/Argon2/bin/Release/net10.0/Analytics.Bench.Argon2.dll" "$argon_seconds" >"$work/runs/argon2.json"
+dotnet "$argon_dll" "$argon_seconds" >"$work/runs/argon2.json"
 log "[$(elapsed)]   $(cat "$work/runs/argon2.json")"
 fi
 
@@ -266,6 +267,52 @@ log "[$(elapsed)] login (Argon2id defaults, $login_user_count demo users)"
 for c in $levels; do
   measure login "$c" 0 "$main_pid" 30s "$base" login.lua BENCH_USERS_FILE="$work/login-users.txt" BENCH_PASSWORD="$demo_password"
 done
+
+# Where the login ratio stops: (1) the sign-in's own work without the hash: the same users given an m=8 KiB t=1
+# hash, on an instance configured for it (so nothing is rehashed); (2) raw Argon2id on all cores again, now with
+# that work running alongside at the login rate just measured. (2) is the most hashes/s this machine has left
+# while it also serves that many sign-ins, whoever does the hashing. The rate is the best of the login rows.
+login_rate="$(cat "$work"/runs/login-c*.wrk 2>/dev/null | grep -oE 'Requests/sec:[[:space:]]+[0-9.]+' | awk '$2 > m { m = $2 } END { if (m) print m }' || true)"
+if want argon2 && [[ -n "$login_rate" ]]; then
+  log "[$(elapsed)] reference: the sign-in without the hash, then raw Argon2id alongside it at $login_rate sign-ins/s"
+  demo_hash="$(psql_db -tAc "select password_hash from users where email = '$probe_email'")"
+  cheap_hash="$(dotnet "$argon_dll" hash "$demo_password" 8 1)"
+  psql_db -v hash="$cheap_hash" <<SQL >/dev/null
+create table bench_login_users (email citext primary key);
+\copy bench_login_users from '$work/login-users.txt'
+update users set password_hash = :'hash' where email in (select email from bench_login_users);
+SQL
+  nohash_port="$(free_port)"
+  start_api api-nohash "$nohash_port" Passwords__MemoryKib=8 Passwords__Iterations=1
+  nohash_pid=$api_pid
+  login_env=(BENCH_USERS_FILE="$work/login-users.txt" BENCH_PASSWORD="$demo_password")
+  gc_name=api-nohash measure login_nohash 64 0 "$nohash_pid" 30s "http://127.0.0.1:$nohash_port" login.lua "${login_env[@]}"
+  # 16 connections, each pausing 16/rate s between sign-ins; the hashing starts 1 s after them and ends before.
+  pause_ms="$(awk -v r="$login_rate" 'BEGIN { printf "%d", 16000 / r }')"
+  env BENCH_WRK_DIR="$bench/wrk" BENCH_DELAY_MS="$pause_ms" "${login_env[@]}" wrk -t "$threads" -c 16 -d "$(( argon_seconds + 3 ))s" \
+    --timeout 30s --latency -s "$bench/wrk/login.lua" "http://127.0.0.1:$nohash_port" >"$work/runs/argon2-alongside.wrk" 2>&1 &
+  paced_pid=$!
+  sleep 1
+  dotnet "$argon_dll" "$argon_seconds" >"$work/runs/argon2-alongside.hash"
+  wait "$paced_pid" || true
+  python3 - "$work/runs" <<'PY' >"$work/runs/argon2_alongside.json"
+import json, sys
+runs = sys.argv[1]
+hashing = json.loads(open(f"{runs}/argon2-alongside.hash").read().strip().splitlines()[-1])
+wrk = next(l for l in open(f"{runs}/argon2-alongside.wrk") if l.startswith("BENCH_JSON "))
+w = json.loads(wrk[len("BENCH_JSON "):])
+ok = sum(n for s, n in w["statuses"].items() if 200 <= int(s) < 300)
+hashing["signInsPerSecond"] = round(ok / (w["duration_us"] / 1e6), 1)
+hashing["signInErrors"] = w["requests"] - ok + sum(w["socket_errors"].values())
+print(json.dumps(hashing))
+PY
+  log "[$(elapsed)]   $(cat "$work/runs/argon2_alongside.json")"
+  stop_pid "$nohash_pid"
+  psql_db -v hash="$demo_hash" <<'SQL' >/dev/null
+update users set password_hash = :'hash' where email in (select email from bench_login_users);
+drop table bench_login_users;
+SQL
+fi
 fi
 
 if want dashboard; then

@@ -15,20 +15,36 @@ public sealed record TokenPair(string AccessToken, DateTimeOffset AccessTokenExp
 /// <summary>Mints token pairs for a session: shared by Login (a new session) and Refresh (rotation within one).</summary>
 public sealed class SessionTokens(AccessTokens accessTokens, IOptions<JwtOptions> jwt)
 {
-    private const string InsertSql = """
+    /// <summary>Stores a <see cref="Minted"/> token's hash; its parameters are the <see cref="Minted"/> record's.</summary>
+    internal const string InsertSql = """
         insert into refresh_tokens (id, session_id, token_hash, created_at, expires_at)
-        values (@Id, @SessionId, @TokenHash, @Now, @ExpiresAt)
+        values (@TokenId, @SessionId, @TokenHash, @Now, @ExpiresAt)
         """;
 
     public TimeSpan RefreshLifetime => jwt.Value.RefreshTokenLifetime;
 
+    /// <summary>A new pair, not yet stored: the caller runs <see cref="InsertSql"/> with it in its own transaction.</summary>
+    internal Minted Mint(Guid userId, string role, Guid sessionId, DateTimeOffset sessionExpiresAt, DateTimeOffset now)
+    {
+        var refresh = OpaqueTokens.New();
+        var access = accessTokens.Issue(userId, role, sessionId);
+        return new Minted(
+            new TokenPair(access.Token, access.ExpiresAt, refresh, sessionExpiresAt),
+            Guid.CreateVersion7(),
+            sessionId,
+            OpaqueTokens.Hash(refresh),
+            now,
+            sessionExpiresAt);
+    }
+
     public async Task<(TokenPair Pair, Guid RefreshTokenId)> IssueAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Guid userId, string role, Guid sessionId, DateTimeOffset sessionExpiresAt, DateTimeOffset now, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(connection);
-        var refresh = OpaqueTokens.New();
-        var id = Guid.CreateVersion7();
-        await connection.ExecuteAsync(new CommandDefinition(InsertSql, new { Id = id, SessionId = sessionId, TokenHash = OpaqueTokens.Hash(refresh), Now = now, ExpiresAt = sessionExpiresAt }, transaction, cancellationToken: ct));
-        var access = accessTokens.Issue(userId, role, sessionId);
-        return (new TokenPair(access.Token, access.ExpiresAt, refresh, sessionExpiresAt), id);
+        var minted = Mint(userId, role, sessionId, sessionExpiresAt, now);
+        await connection.ExecuteAsync(new CommandDefinition(InsertSql, minted, transaction, cancellationToken: ct));
+        return (minted.Pair, minted.TokenId);
     }
+
+    /// <summary>A minted pair and the row that stores its refresh token (only the token's hash is stored).</summary>
+    internal sealed record Minted(TokenPair Pair, Guid TokenId, Guid SessionId, byte[] TokenHash, DateTimeOffset Now, DateTimeOffset ExpiresAt);
 }

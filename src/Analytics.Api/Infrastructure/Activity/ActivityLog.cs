@@ -39,7 +39,8 @@ public sealed record ActivityEntry(Guid? UserId, ActivityKind Kind, IPAddress? I
 /// <summary>Writes activity entries inside the caller's transaction, so an entry exists exactly when its change does.</summary>
 public static class ActivityLog
 {
-    private const string InsertSql = """
+    /// <summary>One entry; its parameters: UserId, Kind (<see cref="KindName"/>), Now, Ip, UserAgent, Details (<see cref="DetailsJson"/>).</summary>
+    internal const string InsertSql = """
         insert into activity_log (user_id, kind, occurred_at, ip, user_agent, details)
         values (@UserId, @Kind, @Now, @Ip, @UserAgent, @Details::jsonb)
         """;
@@ -47,6 +48,12 @@ public static class ActivityLog
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
     public static string KindName(ActivityKind kind) => JsonNamingPolicy.SnakeCaseLower.ConvertName(kind.ToString());
+
+    public static string DetailsJson(ActivityEntry entry)
+    {
+        ArgumentNullException.ThrowIfNull(entry);
+        return JsonSerializer.Serialize(entry.Details ?? new { }, Json);
+    }
 
     public static Task WriteAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, ActivityEntry entry, DateTimeOffset now, CancellationToken ct)
     {
@@ -61,7 +68,7 @@ public static class ActivityLog
                 Now = now,
                 entry.Ip,
                 entry.UserAgent,
-                Details = JsonSerializer.Serialize(entry.Details ?? new { }, Json),
+                Details = DetailsJson(entry),
             },
             transaction,
             cancellationToken: ct));

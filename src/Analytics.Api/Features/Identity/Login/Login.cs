@@ -91,7 +91,7 @@ public static class Login
         private const string SucceededSql = """
             update users set failed_logins = 0, locked_until = null,
                 password_hash = coalesce(@NewHash, password_hash), updated_at = @Now
-            where id = @Id and (failed_logins <> 0 or locked_until is not null or @NewHash::text is not null)
+            where id = @UserId and (failed_logins <> 0 or locked_until is not null or @NewHash::text is not null)
             """;
 
         private const string InsertSessionSql = """
@@ -99,11 +99,16 @@ public static class Login
                                   device_fingerprint, country_code, latitude, longitude, timezone,
                                   referrer_url, landing_page, utm_source, utm_medium, utm_campaign, utm_term, utm_content,
                                   created_at, last_seen_at, expires_at)
-            values (@Id, @UserId, @Ip, @UserAgent, @DeviceType, @Browser, @BrowserVersion, @Os, @OsVersion,
+            values (@SessionId, @UserId, @Ip, @UserAgent, @DeviceType, @Browser, @BrowserVersion, @Os, @OsVersion,
                     @Fingerprint, @CountryCode, @Latitude, @Longitude, @Timezone,
                     @ReferrerUrl, @LandingPage, @UtmSource, @UtmMedium, @UtmCampaign, @UtmTerm, @UtmContent,
                     @Now, @Now, @ExpiresAt)
             """;
+
+        // A successful sign-in's writes as one command: Npgsql sends the four statements in one round trip, and
+        // without an explicit transaction PostgreSQL runs them as one implicit transaction (all or nothing).
+        // They share their parameter names: the user, the session, the time and the client are the same in each.
+        private const string SignInSql = SucceededSql + ";\n" + InsertSessionSql + ";\n" + SessionTokens.InsertSql + ";\n" + ActivityLog.InsertSql;
 
         private static readonly Error BadCredentials = new(ErrorKind.Unauthorized, "invalid_credentials", "Sign-in failed.", "The e-mail or password is wrong.");
 
@@ -170,43 +175,47 @@ public static class Login
             var client = request.Client;
             var now = clock.GetUtcNow();
             var sessionId = Guid.CreateVersion7();
-            var expiresAt = now + tokens.RefreshLifetime;
-            await using var connection = await db.OpenConnectionAsync(ct);
-            await using var transaction = await connection.BeginTransactionAsync(ct);
-            await connection.ExecuteAsync(new CommandDefinition(SucceededSql, new { user.Id, NewHash = newHash, Now = now }, transaction, cancellationToken: ct));
-            await connection.ExecuteAsync(new CommandDefinition(
-                InsertSessionSql,
-                new
-                {
-                    Id = sessionId,
-                    UserId = user.Id,
-                    client.Ip,
-                    client.UserAgent,
-                    client.Agent.DeviceType,
-                    client.Agent.Browser,
-                    client.Agent.BrowserVersion,
-                    client.Agent.Os,
-                    client.Agent.OsVersion,
-                    client.Fingerprint,
-                    CountryCode = request.CountryCode?.ToUpperInvariant(),
-                    request.Latitude,
-                    request.Longitude,
-                    request.Timezone,
-                    request.ReferrerUrl,
-                    request.LandingPage,
-                    request.UtmSource,
-                    request.UtmMedium,
-                    request.UtmCampaign,
-                    request.UtmTerm,
-                    request.UtmContent,
-                    Now = now,
-                    ExpiresAt = expiresAt,
-                },
-                transaction,
-                cancellationToken: ct));
-            var (pair, _) = await tokens.IssueAsync(connection, transaction, user.Id, user.Role, sessionId, expiresAt, now, ct);
-            await ActivityLog.WriteAsync(connection, transaction, ActivityEntry.For(user.Id, ActivityKind.Login, client, new { sessionId, rehashed = newHash is not null }), now, ct);
-            await transaction.CommitAsync(ct);
+            var minted = tokens.Mint(user.Id, user.Role, sessionId, now + tokens.RefreshLifetime, now);
+            var activity = ActivityEntry.For(user.Id, ActivityKind.Login, client, new { sessionId, rehashed = newHash is not null });
+            await using (var connection = await db.OpenConnectionAsync(ct))
+            {
+                await connection.ExecuteAsync(new CommandDefinition(
+                    SignInSql,
+                    new
+                    {
+                        UserId = user.Id,
+                        NewHash = newHash,
+                        Now = now,
+                        SessionId = sessionId,
+                        client.Ip,
+                        client.UserAgent,
+                        client.Agent.DeviceType,
+                        client.Agent.Browser,
+                        client.Agent.BrowserVersion,
+                        client.Agent.Os,
+                        client.Agent.OsVersion,
+                        client.Fingerprint,
+                        CountryCode = request.CountryCode?.ToUpperInvariant(),
+                        request.Latitude,
+                        request.Longitude,
+                        request.Timezone,
+                        request.ReferrerUrl,
+                        request.LandingPage,
+                        request.UtmSource,
+                        request.UtmMedium,
+                        request.UtmCampaign,
+                        request.UtmTerm,
+                        request.UtmContent,
+                        minted.ExpiresAt,
+                        minted.TokenId,
+                        minted.TokenHash,
+                        Kind = ActivityLog.KindName(activity.Kind),
+                        Details = ActivityLog.DetailsJson(activity),
+                    },
+                    cancellationToken: ct));
+            }
+
+            var pair = minted.Pair;
             return new Response(pair.AccessToken, pair.AccessTokenExpiresAt, pair.RefreshToken, pair.RefreshTokenExpiresAt, pair.TokenType, sessionId, user.ToRow().ToView());
         }
 
