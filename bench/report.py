@@ -96,14 +96,17 @@ def targets(results, refs):
         out.append(target("Batch ingestion ≥ 100,000 events/s and ≥ ½ raw COPY",
                           f"{best['events_per_second']:,.0f} events/s (@{best['connections']}), raw COPY {copy:,.0f} rows/s" if copy else f"{best['events_per_second']:,.0f} events/s",
                           ok, f"{best['events_per_second'] / 100000:.0%} of 100k; {best['events_per_second'] / copy:.0%} of COPY" if copy else ""))
-    raw = refs.get("argon2", {}).get("hashesPerSecond")
+    # The raw rate measured before and after the login rows (when both exist): their mean is the reference.
+    raws = [refs[k]["hashesPerSecond"] for k in ("argon2", "argon2_after") if k in refs]
+    raw = sum(raws) / len(raws) if raws else None
     logins = [r for r in results if r["scenario"] == "login" and "requests" in r]
     if logins and raw:
         best = max(logins, key=lambda r: r["ok_per_second"])
         alongside = refs.get("argon2_alongside", {}).get("hashesPerSecond")
         detail = f"{best['ok_per_second'] / raw:.0%} of raw" + (
             f"; {best['ok_per_second'] / alongside:.0%} of raw Argon2id with the sign-in's other work alongside" if alongside else "")
-        out.append(target("Login ≥ 90 % of raw Argon2id hashes/s", f"{best['ok_per_second']:,.1f} logins/s (@{best['connections']}) vs {raw:,.1f} hashes/s",
+        spread = f" (mean of {raws[0]:,.1f} before and {raws[1]:,.1f} after)" if len(raws) == 2 else ""
+        out.append(target("Login ≥ 90 % of raw Argon2id hashes/s", f"{best['ok_per_second']:,.1f} logins/s (@{best['connections']}) vs {raw:,.1f} hashes/s{spread}",
                           best["ok_per_second"] >= 0.9 * raw and best["errors"] == 0, detail))
     d = pick(results, "dashboard_uncached")
     if d:
@@ -165,6 +168,9 @@ def markdown(doc):
     if "argon2" in refs:
         a = refs["argon2"]
         lines.append(f"| Raw libsodium Argon2id (`crypto_pwhash_str_alg`, m={a['memoryKib']} KiB, t={a['iterations']}, {a['threads']} threads) | {a['hashesPerSecond']:,.1f} hashes/s ({a['msPerHash']} ms each) |")
+    if "argon2_after" in refs:
+        a = refs["argon2_after"]
+        lines.append(f"| The same raw Argon2id again, right after the login rows | {a['hashesPerSecond']:,.1f} hashes/s ({a['msPerHash']} ms each) |")
     if "argon2_alongside" in refs:
         a = refs["argon2_alongside"]
         lines.append(f"| The same raw Argon2id while sign-ins without the hash run alongside at {a['signInsPerSecond']:,.1f}/s "
@@ -189,7 +195,7 @@ def main():
         name, conns, per_request, tag = row.split("\t")
         results.append(scenario(args.runs, name, int(conns), int(per_request), tag))
     refs = {}
-    for ref in ("argon2", "argon2_alongside", "copy"):
+    for ref in ("argon2", "argon2_after", "argon2_alongside", "copy"):
         text = read(os.path.join(args.runs, ref + ".json")).strip()
         if text:
             refs[ref] = json.loads(text.splitlines()[-1])
