@@ -13,9 +13,9 @@ public sealed class LoginTests(TestDatabase database) : IAsyncDisposable
 
     public ValueTask DisposeAsync() => _api.DisposeAsync();
 
-    private async Task<string> ActiveUserAsync(HttpClient client)
+    private async Task<string> ActiveUserAsync(HttpClient client, string? email = null)
     {
-        var email = Accounts.NewEmail();
+        email ??= Accounts.NewEmail();
         await client.RegisterAsync(email);
         var (token, _) = await database.ActivationMailAsync(email);
         await client.PostAsJsonAsync(new Uri("/api/v1/auth/activate", UriKind.Relative), new { token });
@@ -163,6 +163,34 @@ public sealed class LoginTests(TestDatabase database) : IAsyncDisposable
 
         (await database.ScalarAsync<string>("select password_hash from users where email = @email", new { email })).ShouldStartWith("$argon2id$v=19$m=8192,t=3,p=1$");
         (await cheaper.CreateClient().LoginAsync(email)).StatusCode.ShouldBe(HttpStatusCode.OK);
+    }
+
+    [Fact]
+    public async Task A_sign_in_whose_writes_fail_stores_none_of_them()
+    {
+        // The sign-in's four writes go as one command without an explicit transaction: PostgreSQL must run them as
+        // one implicit transaction. A trigger refuses the third (the refresh token) for this test's users only.
+        await database.ExecuteAsync("""
+            create or replace function refuse_refresh_token_for_atomic_test() returns trigger language plpgsql as $$
+            begin
+              if exists (select 1 from sessions s join users u on u.id = s.user_id where s.id = new.session_id and u.email like 'atomic-%') then
+                raise exception 'refresh token refused by the test';
+              end if;
+              return new;
+            end $$;
+            create or replace trigger refuse_refresh_token_for_atomic_test before insert on refresh_tokens
+              for each row execute function refuse_refresh_token_for_atomic_test();
+            """);
+        var client = _api.CreateClient();
+        var email = await ActiveUserAsync(client, Accounts.NewEmail("atomic"));
+        // Earlier wrong passwords: a successful sign-in clears them in its first write.
+        await database.ExecuteAsync("update users set failed_logins = 3 where email = @email", new { email });
+
+        (await client.LoginAsync(email)).StatusCode.ShouldBe(HttpStatusCode.InternalServerError);
+
+        (await database.ScalarAsync<int>("select failed_logins from users where email = @email", new { email })).ShouldBe(3);
+        (await database.ScalarAsync<long>("select count(*) from sessions s join users u on u.id = s.user_id where u.email = @email", new { email })).ShouldBe(0);
+        (await database.ScalarAsync<long>("select count(*) from activity_log a join users u on u.id = a.user_id where u.email = @email and a.kind = 'login'", new { email })).ShouldBe(0);
     }
 
     [Fact]
