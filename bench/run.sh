@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One command for the service benchmarks: ingestion (single and batch), login, dashboard (cached and uncached),
 # feature analytics, with the API's peak RSS and GC counts per scenario, next to reference points measured in the
-# same run (raw COPY, raw Argon2id, an empty Kestrel app). Prints a Markdown table and writes
+# same run (raw COPY, raw Argon2id before and after the login rows and alongside sign-ins without the hash, an empty
+# Kestrel app). Prints a Markdown table and writes
 # bench/results/<UTC timestamp>.json.
 # Usage: bench/run.sh [--quick] [--only LIST]   (quick: 50k users / 500k events, 64 connections, 5 s per scenario after 4 s of warm-up; < 3 min)
 #                                  (full:  1M users / 10M events, 16/64/256 connections, 15 s each; < 20 min)
