@@ -266,9 +266,10 @@ fi
 if want login; then
 log "[$(elapsed)] login (Argon2id defaults, $login_user_count demo users)"
 # While both cores hash, the JIT's background thread gets little CPU: the sign-in path takes ~15-20 s to reach its
-# optimised code, at about two thirds of the steady rate before. Warm it up that long once, unmeasured.
+# optimised code, at about two thirds of the steady rate before. Warm it up that long once (with the first row's own
+# warm-up), unmeasured.
 env BENCH_WRK_DIR="$bench/wrk" BENCH_USERS_FILE="$work/login-users.txt" BENCH_PASSWORD="$demo_password" \
-  wrk -t "$threads" -c 64 -d 15s --timeout 30s -s "$bench/wrk/login.lua" "$base" >/dev/null 2>&1 || true
+  wrk -t "$threads" -c 64 -d "$(( warmup < 15 ? 15 - warmup : 1 ))s" --timeout 30s -s "$bench/wrk/login.lua" "$base" >/dev/null 2>&1 || true
 for c in $levels; do
   measure login "$c" 0 "$main_pid" 30s "$base" login.lua BENCH_USERS_FILE="$work/login-users.txt" BENCH_PASSWORD="$demo_password"
 done
