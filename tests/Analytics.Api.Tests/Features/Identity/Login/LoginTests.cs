@@ -181,16 +181,27 @@ public sealed class LoginTests(TestDatabase database) : IAsyncDisposable
             create or replace trigger refuse_refresh_token_for_atomic_test before insert on refresh_tokens
               for each row execute function refuse_refresh_token_for_atomic_test();
             """);
-        var client = _api.CreateClient();
-        var email = await ActiveUserAsync(client, Accounts.NewEmail("atomic"));
-        // Earlier wrong passwords: a successful sign-in clears them in its first write.
-        await database.ExecuteAsync("update users set failed_logins = 3 where email = @email", new { email });
+        try
+        {
+            var client = _api.CreateClient();
+            var email = await ActiveUserAsync(client, Accounts.NewEmail("atomic"));
+            // Earlier wrong passwords: a successful sign-in clears them in its first write.
+            await database.ExecuteAsync("update users set failed_logins = 3 where email = @email", new { email });
 
-        (await client.LoginAsync(email)).StatusCode.ShouldBe(HttpStatusCode.InternalServerError);
+            (await client.LoginAsync(email)).StatusCode.ShouldBe(HttpStatusCode.InternalServerError);
 
-        (await database.ScalarAsync<int>("select failed_logins from users where email = @email", new { email })).ShouldBe(3);
-        (await database.ScalarAsync<long>("select count(*) from sessions s join users u on u.id = s.user_id where u.email = @email", new { email })).ShouldBe(0);
-        (await database.ScalarAsync<long>("select count(*) from activity_log a join users u on u.id = a.user_id where u.email = @email and a.kind = 'login'", new { email })).ShouldBe(0);
+            (await database.ScalarAsync<int>("select failed_logins from users where email = @email", new { email })).ShouldBe(3);
+            (await database.ScalarAsync<long>("select count(*) from sessions s join users u on u.id = s.user_id where u.email = @email", new { email })).ShouldBe(0);
+            (await database.ScalarAsync<long>("select count(*) from activity_log a join users u on u.id = a.user_id where u.email = @email and a.kind = 'login'", new { email })).ShouldBe(0);
+        }
+        finally
+        {
+            // Other tests insert refresh tokens into the same database: they should not pay for the check.
+            await database.ExecuteAsync("""
+                drop trigger refuse_refresh_token_for_atomic_test on refresh_tokens;
+                drop function refuse_refresh_token_for_atomic_test();
+                """);
+        }
     }
 
     [Fact]
