@@ -282,7 +282,7 @@ fi
 
 # Where the login ratio stops: (1) the sign-in's own work without the hash: the same users given an m=8 KiB t=1
 # hash, on an instance configured for it (so nothing is rehashed); (2) raw Argon2id on all cores again, now with
-# that work running alongside at the login rate just measured. (2) is the most hashes/s this machine has left
+# that work running alongside, paced toward the login rate just measured. (2) is the most hashes/s this machine has left
 # while it also serves that many sign-ins, whoever does the hashing. The rate is the best of the login rows.
 login_rate="$(cat "$work"/runs/login-c*.wrk 2>/dev/null | grep -oE 'Requests/sec:[[:space:]]+[0-9.]+' | awk '$2 > m { m = $2 } END { if (m) print m }' || true)"
 if want argon2 && [[ -n "$login_rate" ]]; then
