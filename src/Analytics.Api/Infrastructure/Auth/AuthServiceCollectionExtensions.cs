@@ -26,7 +26,7 @@ public static class AuthServiceCollectionExtensions
         services.AddSingleton<ValidatedTokens>();
 
         services.AddSingleton<ApiKeyDirectory>();
-        services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme)
+        services.AddAuthentication(ApiKeyAuthenticationHandler.JwtOrApiKey)
             .AddJwtBearer()
             .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null)
             .AddPolicyScheme(ApiKeyAuthenticationHandler.JwtOrApiKey, null, o => o.ForwardDefaultSelector = ApiKeyAuthenticationHandler.SelectScheme);
@@ -49,8 +49,7 @@ public static class AuthServiceCollectionExtensions
                 };
             });
         services.AddAuthorizationBuilder()
-            .AddPolicy(Policies.Admin, policy => policy.RequireAuthenticatedUser().RequireRole(Roles.Admin))
-            .AddPolicy(Policies.UserOrApiKey, policy => policy.AddAuthenticationSchemes(ApiKeyAuthenticationHandler.JwtOrApiKey).RequireAuthenticatedUser());
+            .AddPolicy(Policies.Admin, policy => policy.RequireAuthenticatedUser().RequireRole(Roles.Admin));
         return services;
     }
 

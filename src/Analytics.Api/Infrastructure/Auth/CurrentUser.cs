@@ -28,7 +28,4 @@ public static class Roles
 public static class Policies
 {
     public const string Admin = "admin";
-
-    /// <summary>A signed-in user (bearer JWT) or a client app (API key).</summary>
-    public const string UserOrApiKey = "user-or-api-key";
 }

@@ -1,3 +1,4 @@
+using Analytics.Api.Infrastructure.Auth.ApiKeys;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.OpenApi;
 
@@ -62,7 +63,3 @@ public static class ApiDocuments
         return app;
     }
 }
-
-/// <summary>Marks an endpoint that accepts an API key as well as a bearer JWT, for the OpenAPI document.</summary>
-[AttributeUsage(AttributeTargets.Method | AttributeTargets.Class)]
-public sealed class ApiKeyAcceptedAttribute : Attribute;

@@ -81,4 +81,27 @@ public sealed class ApiKeysTests(TestDatabase database) : IAsyncDisposable
         await (await client.SendAsync(HttpMethod.Delete.Authorized($"/api/v1/api-keys/{created.GetProperty("id").GetString()}", other.AccessToken))).ShouldBeProblemAsync(HttpStatusCode.NotFound);
         (await client.SendAsync(HttpMethod.Get.Authorized("/api/v1/api-keys", created.GetProperty("key").GetString()!))).StatusCode.ShouldBe(HttpStatusCode.Unauthorized);
     }
+
+    [Fact]
+    public async Task A_key_is_a_credential_only_on_the_endpoints_that_accept_keys()
+    {
+        var client = _api.CreateClient();
+        var user = await client.SignUpAsync(database);
+        var key = (await (await client.SendAsync(HttpMethod.Post.Authorized("/api/v1/api-keys", user.AccessToken, new { name = "app" }))).JsonAsync()).GetProperty("key").GetString()!;
+
+        foreach (var (method, path) in new[] { (HttpMethod.Get, "/api/v1/auth/me"), (HttpMethod.Get, "/api/v1/admin/dashboard"), (HttpMethod.Get, "/api/v1/users/me/sessions") })
+        {
+            var request = new HttpRequestMessage(method, new Uri(path, UriKind.Relative));
+            request.Headers.Add("X-Api-Key", key);
+            var response = await client.SendAsync(request);
+            await response.ShouldBeProblemAsync(HttpStatusCode.Unauthorized);
+            response.Headers.WwwAuthenticate.ToString().ShouldBe("Bearer");
+        }
+
+        // The same request with the user's token instead, and the key where keys are accepted, both pass.
+        (await client.SendAsync(HttpMethod.Get.Authorized("/api/v1/auth/me", user.AccessToken))).StatusCode.ShouldBe(HttpStatusCode.OK);
+        var accepted = new HttpRequestMessage(HttpMethod.Post, new Uri("/api/v1/events", UriKind.Relative)) { Content = JsonContent.Create(new { type = "page_view" }) };
+        accepted.Headers.Add("X-Api-Key", key);
+        (await client.SendAsync(accepted)).StatusCode.ShouldBe(HttpStatusCode.Accepted);
+    }
 }

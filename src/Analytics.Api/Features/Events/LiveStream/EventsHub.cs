@@ -1,5 +1,6 @@
 using Analytics.Api.Features.Events.TrackEvent;
 using Analytics.Api.Infrastructure.Auth;
+using Analytics.Api.Infrastructure.Auth.ApiKeys;
 using Analytics.Api.Infrastructure.Clients;
 using Analytics.Api.Infrastructure.Errors;
 using FluentValidation;
@@ -26,7 +27,7 @@ public sealed class EventsHub(IMediator mediator, TrackEvent.TrackEvent.Intake i
     public static HubEndpointConventionBuilder Map(IEndpointRouteBuilder app) =>
         app.MapHub<EventsHub>(Path)
             .WithMetadata(new CredentialsInQueryAttribute())
-            .RequireAuthorization(Policies.UserOrApiKey);
+            .RequireUserOrApiKey();
 
     public override async Task OnConnectedAsync()
     {

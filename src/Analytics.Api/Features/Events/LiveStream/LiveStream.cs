@@ -1,4 +1,5 @@
 using Analytics.Api.Infrastructure.Auth;
+using Analytics.Api.Infrastructure.Auth.ApiKeys;
 using Analytics.Api.Infrastructure.OpenApi;
 using FluentValidation;
 using MediatR;
@@ -53,10 +54,10 @@ public static class LiveStream
                 reads too slowly skips the oldest of more than 1,000 buffered events. Browsers' EventSource cannot send
                 headers: this endpoint also takes `access_token=<JWT>` or `api_key=<key>` in the query string.
                 """)
-            .WithMetadata(new ApiKeyAcceptedAttribute(), new CredentialsInQueryAttribute())
+            .WithMetadata(new CredentialsInQueryAttribute())
             .Produces<string>(StatusCodes.Status200OK, EventStreamResponse.ContentType)
             .ProducesErrors(400, 401)
-            .RequireAuthorization(Policies.UserOrApiKey);
+            .RequireUserOrApiKey();
 
     private static async Task<EventStreamResponse> Stream([FromQuery] string? type, [FromQuery] string? name, IMediator mediator, HttpContext http, CancellationToken ct) =>
         new(await mediator.Send(new Query(type, name) { Caller = Caller.From(http.User) }, ct));

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Analytics.Api.Features.Identity;
 using Analytics.Api.Infrastructure.Auth;
+using Analytics.Api.Infrastructure.Auth.ApiKeys;
 using Analytics.Api.Infrastructure.Clients;
 using Analytics.Api.Infrastructure.Errors;
 using Analytics.Api.Infrastructure.OpenApi;
@@ -292,17 +293,15 @@ public static class TrackEvent
             .WithName("TrackEvent")
             .WithSummary("Record one event (202 once committed). By JWT or API key.")
             .WithDescription("A client-supplied id makes retries idempotent. 429 with Retry-After when an API key exceeds its rate.")
-            .WithMetadata(new ApiKeyAcceptedAttribute())
             .ProducesErrors(400, 401, 413, 415, 429, 503)
-            .RequireAuthorization(Policies.UserOrApiKey);
+            .RequireUserOrApiKey();
         api.MapPost("/events/batch", Many)
             .WithName("TrackEventBatch")
             .WithSummary("Record up to 1,000 events (1 MB) at once; each is reported accepted, duplicate or rejected with reasons.")
             .WithDescription("One bad event does not reject the others. 202 when anything was accepted or was a duplicate; 400 when every event was rejected. 503 with Retry-After when too many batches wait.")
-            .WithMetadata(new ApiKeyAcceptedAttribute())
             .RequireRateLimiting(BatchConcurrency)
             .ProducesErrors(400, 401, 413, 415, 429, 503)
-            .RequireAuthorization(Policies.UserOrApiKey);
+            .RequireUserOrApiKey();
         return api;
     }
 

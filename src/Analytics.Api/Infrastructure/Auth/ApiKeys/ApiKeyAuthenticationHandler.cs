@@ -50,7 +50,14 @@ public sealed class ApiKeyAuthenticationHandler(
             ?? (CredentialsInQueryAttribute.From(request, CredentialsInQueryAttribute.AccessToken) is { } token && token.StartsWith(ApiKeyFormat.Prefix, StringComparison.Ordinal) ? token : null);
     }
 
-    public static string SelectScheme(HttpContext context) => KeyFrom(context.Request) is null ? JwtBearerDefaults.AuthenticationScheme : SchemeName;
+    /// <summary>
+    /// The default scheme's choice for every request: the API-key scheme on an endpoint that accepts keys
+    /// (<see cref="ApiKeyAcceptedAttribute"/>) when the request carries one, the JWT scheme otherwise. The
+    /// authentication middleware thus authenticates each request once, and the endpoints' policies need not name
+    /// a scheme and authenticate again.
+    /// </summary>
+    public static string SelectScheme(HttpContext context) =>
+        ApiKeyAcceptedAttribute.AllowedFor(context) && KeyFrom(context.Request) is not null ? SchemeName : JwtBearerDefaults.AuthenticationScheme;
 
     protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
     {
