@@ -67,13 +67,13 @@ public sealed class ApiKeyAuthenticationHandler(
             return AuthenticateResult.NoResult();
         }
 
-        if (!ApiKeyFormat.TryParse(key, out var publicId, out var secret))
+        if (!ApiKeyFormat.TryParse(key, out var publicId))
         {
             return AuthenticateResult.Fail("The API key is malformed (expected ak_<id>_<secret>).");
         }
 
         var record = await directory.FindAsync(publicId, Context.RequestAborted);
-        if (record is null || !ApiKeyFormat.SecretMatches(secret, record.SecretHash))
+        if (record is null || !ApiKeyFormat.SecretMatches(key, record.SecretHash))
         {
             return AuthenticateResult.Fail("The API key is not valid.");
         }

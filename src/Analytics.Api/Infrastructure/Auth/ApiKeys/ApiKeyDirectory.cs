@@ -31,13 +31,12 @@ public sealed class ApiKeyDirectory(NpgsqlDataSource db, TimeProvider clock) : I
     private readonly MemoryCache _cache = new(new MemoryCacheOptions { SizeLimit = 100_000 });
     private readonly ConcurrentDictionary<Guid, long> _touched = new();
 
-    public async Task<ApiKeyRecord?> FindAsync(string publicId, CancellationToken ct)
-    {
-        if (_cache.TryGetValue(publicId, out ApiKeyRecord? cached))
-        {
-            return cached;
-        }
+    /// <summary>The key with this public id, from this node's copy when it has one (no allocation then).</summary>
+    public ValueTask<ApiKeyRecord?> FindAsync(string publicId, CancellationToken ct) =>
+        _cache.TryGetValue(publicId, out ApiKeyRecord? cached) ? ValueTask.FromResult(cached) : new(LoadAsync(publicId, ct));
 
+    private async Task<ApiKeyRecord?> LoadAsync(string publicId, CancellationToken ct)
+    {
         ApiKeyRecord? record;
         await using (var connection = await db.OpenConnectionAsync(ct))
         {

@@ -1,3 +1,5 @@
+using System.Buffers;
+using System.Diagnostics.CodeAnalysis;
 using System.Numerics;
 using System.Security.Cryptography;
 using System.Text;
@@ -14,6 +16,8 @@ public static class ApiKeyFormat
     private const string Alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
     private const int PublicIdLength = 12;
     private const int SecretLength = 43;
+    private static readonly int SecretStart = Prefix.Length + PublicIdLength + 1;
+    private static readonly SearchValues<char> Base62Chars = SearchValues.Create(Alphabet);
 
     public static (string Key, string PublicId, byte[] SecretHash) New()
     {
@@ -22,22 +26,31 @@ public static class ApiKeyFormat
         return ($"{Prefix}{publicId}_{secret}", publicId, HashSecret(secret));
     }
 
-    public static bool TryParse(string? key, out string publicId, out string secret)
+    /// <summary>Whether <paramref name="key"/> has the shape of a key; if so, its public id.</summary>
+    public static bool TryParse(string? key, [NotNullWhen(true)] out string? publicId)
     {
-        publicId = secret = "";
-        if (key is null || key.Length != Prefix.Length + PublicIdLength + 1 + SecretLength || !key.StartsWith(Prefix, StringComparison.Ordinal) || key[Prefix.Length + PublicIdLength] != '_')
+        publicId = null;
+        if (key is null || key.Length != SecretStart + SecretLength || !key.StartsWith(Prefix, StringComparison.Ordinal) || key[SecretStart - 1] != '_'
+            || key.AsSpan(Prefix.Length, PublicIdLength).ContainsAnyExcept(Base62Chars) || key.AsSpan(SecretStart).ContainsAnyExcept(Base62Chars))
         {
             return false;
         }
 
         publicId = key.Substring(Prefix.Length, PublicIdLength);
-        secret = key[(Prefix.Length + PublicIdLength + 1)..];
-        return publicId.All(Alphabet.Contains) && secret.All(Alphabet.Contains);
+        return true;
     }
 
     public static byte[] HashSecret(string secret) => SHA256.HashData(Encoding.ASCII.GetBytes(secret));
 
-    public static bool SecretMatches(string secret, byte[] storedHash) => CryptographicOperations.FixedTimeEquals(HashSecret(secret), storedHash);
+    /// <summary>Whether the secret of <paramref name="key"/>, a key <see cref="TryParse"/> accepted, hashes to <paramref name="storedHash"/>.</summary>
+    public static bool SecretMatches(string key, byte[] storedHash)
+    {
+        Span<byte> secret = stackalloc byte[SecretLength];
+        Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];
+        Encoding.ASCII.GetBytes(key.AsSpan(SecretStart), secret);
+        SHA256.HashData(secret, hash);
+        return CryptographicOperations.FixedTimeEquals(hash, storedHash);
+    }
 
     private static string Base62(byte[] bytes, int length)
     {
