@@ -14,7 +14,8 @@ public static class PipelineServiceCollectionExtensions
         // The mediator and its service factory are transient (stateless, nothing to dispose: the request scope does not
         // track them) and resolve handlers from the scope they were resolved in; the behaviours are stateless
         // singletons. Every scoped service a request resolves is an entry in its scope's dictionary: fewer of them
-        // spared the cached dashboard ~1 KB of allocations per request (ADR 11 amendment).
+        // spared the cached dashboard ~1 KB of allocations per request (ADR 11 amendment). Resolve IMediator only from a
+        // scope (endpoints, hubs, jobs and commands do): a singleton holding one would resolve handlers from the root.
         services.AddTransient<ServiceFactory>(sp => sp.GetService!);
         services.AddTransient<IMediator, Mediator>();
 

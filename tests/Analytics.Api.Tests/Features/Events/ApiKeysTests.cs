@@ -89,10 +89,14 @@ public sealed class ApiKeysTests(TestDatabase database) : IAsyncDisposable
         var user = await client.SignUpAsync(database);
         var key = (await (await client.SendAsync(HttpMethod.Post.Authorized("/api/v1/api-keys", user.AccessToken, new { name = "app" }))).JsonAsync()).GetProperty("key").GetString()!;
 
-        foreach (var (method, path) in new[] { (HttpMethod.Get, "/api/v1/auth/me"), (HttpMethod.Get, "/api/v1/admin/dashboard"), (HttpMethod.Get, "/api/v1/users/me/sessions") })
+        foreach (var (path, asBearer) in new[] { ("/api/v1/auth/me", false), ("/api/v1/admin/dashboard", false), ("/api/v1/users/me/sessions", false), ("/api/v1/auth/me", true) })
         {
-            var request = new HttpRequestMessage(method, new Uri(path, UriKind.Relative));
-            request.Headers.Add("X-Api-Key", key);
+            var request = asBearer ? HttpMethod.Get.Authorized(path, key) : new HttpRequestMessage(HttpMethod.Get, new Uri(path, UriKind.Relative));
+            if (!asBearer)
+            {
+                request.Headers.Add("X-Api-Key", key);
+            }
+
             var response = await client.SendAsync(request);
             await response.ShouldBeProblemAsync(HttpStatusCode.Unauthorized);
             response.Headers.WwwAuthenticate.ToString().ShouldBe("Bearer");

@@ -25,6 +25,8 @@ public sealed class ApiKeyFormatTests
         ApiKeyFormat.TryParse(changed, out _).ShouldBeTrue();
         ApiKeyFormat.SecretMatches(changed, hash).ShouldBeFalse();
         ApiKeyFormat.SecretMatches(key, ApiKeyFormat.New().SecretHash).ShouldBeFalse();
+        ApiKeyFormat.SecretMatches(key + "A", hash).ShouldBeFalse();
+        ApiKeyFormat.SecretMatches(key[..^1], hash).ShouldBeFalse();
     }
 
     [Theory]

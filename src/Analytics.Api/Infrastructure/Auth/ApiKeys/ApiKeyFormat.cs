@@ -45,6 +45,12 @@ public static class ApiKeyFormat
     /// <summary>Whether the secret of <paramref name="key"/>, a key <see cref="TryParse"/> accepted, hashes to <paramref name="storedHash"/>.</summary>
     public static bool SecretMatches(string key, byte[] storedHash)
     {
+        ArgumentNullException.ThrowIfNull(key);
+        if (key.Length != SecretStart + SecretLength)
+        {
+            return false;
+        }
+
         Span<byte> secret = stackalloc byte[SecretLength];
         Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];
         Encoding.ASCII.GetBytes(key.AsSpan(SecretStart), secret);
