@@ -11,6 +11,7 @@ RSS_LIMIT_MB = 300
 
 LABELS = {
     "ceiling": "HTTP ceiling (empty Kestrel, GET 200)",
+    "floor_single": "Durable floor: smallest durable endpoint, 1 event/request (no auth)",
     "ingest_single": "TrackEvent, 1 event/request",
     "ingest_batch": "TrackEvent batch, 500 events/request",
     "login": "Login (Argon2id m=19 MiB t=2)",
@@ -79,14 +80,23 @@ def target(desc, measured, passed, detail=""):
     return {"target": desc, "measured": measured, "result": "PASS" if passed else "MISS", "detail": detail}
 
 
+def single_ok(row):
+    return row["events_per_second"] >= 15000 and row["latency_ms"]["p99"] <= 25 and row["errors"] == 0
+
+
 def targets(results, refs):
     out = []
     s = pick(results, "ingest_single")
     if s:
-        ok = s["events_per_second"] >= 15000 and s["latency_ms"]["p99"] <= 25 and s["errors"] == 0
+        ok = single_ok(s)
+        detail = f"{s['events_per_second'] / 15000:.0%} of the rate target"
+        f = pick(results, "floor_single", s["connections"])
+        if f and f["connections"] == s["connections"]:
+            detail += (f"; {s['events_per_second'] / f['events_per_second']:.0%} of the durable floor measured just before it "
+                       f"({f['events_per_second']:,.0f} events/s, p99 {f['latency_ms']['p99']} ms"
+                       + (", which itself misses the target: out of reach on this host in this run)" if not single_ok(f) else ")"))
         out.append(target(f"Single-event ingestion ≥ 15,000 durable events/s, p99 ≤ 25 ms, 0 errors (@{s['connections']})",
-                          f"{s['events_per_second']:,.0f} events/s, p99 {s['latency_ms']['p99']} ms, {s['errors']} errors", ok,
-                          f"{s['events_per_second'] / 15000:.0%} of the rate target"))
+                          f"{s['events_per_second']:,.0f} events/s, p99 {s['latency_ms']['p99']} ms, {s['errors']} errors", ok, detail))
     b = pick(results, "ingest_batch")
     copy = refs.get("copy", {}).get("rowsPerSecond")
     if b:
@@ -117,7 +127,7 @@ def targets(results, refs):
         out.append(target(f"Dashboard cached ≥ 10,000 req/s, p99 ≤ 5 ms (@{c['connections']})", f"{c['requests_per_second']:,.0f} req/s, p99 {c['latency_ms']['p99']} ms",
                           c["requests_per_second"] >= 10000 and c["latency_ms"]["p99"] <= 5 and c["errors"] == 0,
                           f"{c['requests_per_second'] / 10000:.0%} of the rate target"))
-    api_rows = [r for r in results if r["scenario"] != "ceiling" and r.get("peak_rss_mb")]
+    api_rows = [r for r in results if r["scenario"] not in ("ceiling", "floor_single") and r.get("peak_rss_mb")]
     if api_rows:
         worst = max(api_rows, key=lambda r: r["peak_rss_mb"])
         out.append(target(f"API RSS ≤ {RSS_LIMIT_MB} MB in every scenario", f"max {worst['peak_rss_mb']} MB ({worst['scenario']} @{worst['connections']})",
@@ -177,6 +187,10 @@ def markdown(doc):
                      f"({a['signInErrors'] if a['signInErrors'] >= 0 else 'wrk failed: no'} errors) | {a['hashesPerSecond']:,.1f} hashes/s ({a['msPerHash']} ms each) |")
     for conns, rps in sorted(ceilings.items()):
         lines.append(f"| Empty Kestrel app, GET → 200, {conns} connections | {rps:,.0f} req/s |")
+    for r in sorted((r for r in results if r["scenario"] == "floor_single" and "requests" in r), key=lambda r: r["connections"]):
+        lines.append(f"| Durable floor (the same event bound from JSON, stored as the same row by one group-commit loop into a table shaped like "
+                     f"`events`, 202 after the commit; no auth, checks or live publication), {r['connections']} connections | "
+                     f"{r['events_per_second']:,.0f} events/s, p99 {r['latency_ms']['p99']} ms |")
     lines += ["", "| Target | Measured | Result | |", "|---|---|---|---|"]
     for t in doc["targets"]:
         lines.append(f"| {t['target']} | {t['measured']} | **{t['result']}** | {t['detail']} |")
