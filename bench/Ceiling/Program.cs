@@ -1,25 +1,25 @@
 // The HTTP ceiling: the smallest Kestrel app that answers 200, run like the service (Production, Warning logs)
 // and measured with the same wrk settings. GET / answers "ok"; POST / reads the body and answers 202.
 // With BENCH_FLOOR_PG (a connection string) it also serves the durable floor, POST /events: the smallest durable
-// ingestion endpoint on this stack. It binds the service's single-event JSON, queues the row for one writer loop
+// ingestion endpoint on this stack. It binds the service's single-event JSON into the service's own record with the
+// service's JSON options (the API is referenced for these and nothing else runs of it), queues the row for one writer loop
 // that stores whatever is waiting in one binary COPY (one commit, fsync on), and answers 202 with the id only
 // after that commit. No authentication, validation, rate limit, cache invalidation or live publication: what the
 // service adds is what its single-event rate falls short of this one.
 using System.Net;
 using System.Text.Json;
-using System.Text.Json.Serialization;
 using System.Threading.Channels;
+using Analytics.Api.Features.Events;
+using Analytics.Api.Features.Events.TrackEvent;
+using Analytics.Api.Infrastructure.Database;
+using Analytics.Api.Infrastructure.Http;
 using Npgsql;
 using NpgsqlTypes;
+using SingleEvent = Analytics.Api.Features.Events.TrackEvent.TrackEvent.Command;
 
 var builder = WebApplication.CreateSlimBuilder(args);
 builder.Logging.SetMinimumLevel(LogLevel.Warning);
-builder.Services.ConfigureHttpJsonOptions(o =>
-{
-    o.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.CamelCase;
-    o.SerializerOptions.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower, allowIntegerValues: false));
-    o.SerializerOptions.TypeInfoResolverChain.Insert(0, FloorJson.Default);
-});
+builder.Services.ConfigureHttpJsonOptions(o => HttpApiExtensions.ConfigureJson(o.SerializerOptions));
 var app = builder.Build();
 app.MapGet("/", () => "ok");
 app.MapPost("/", async (HttpRequest request) =>
@@ -31,8 +31,8 @@ app.MapPost("/", async (HttpRequest request) =>
 if (Environment.GetEnvironmentVariable("BENCH_FLOOR_PG") is { Length: > 0 } connectionString)
 {
     var floor = new DurableFloor(NpgsqlDataSource.Create(connectionString));
-    app.MapPost("/events", async (FloorEvent e, HttpContext http) =>
-        TypedResults.Accepted((string?)null, new FloorAccepted(await floor.StoreAsync(e, http.Connection.RemoteIpAddress, http.Request.Headers.UserAgent.ToString()), "accepted")));
+    app.MapPost("/events", async (SingleEvent e, HttpContext http) =>
+        TypedResults.Accepted((string?)null, new TrackEvent.Accepted(await floor.StoreAsync(e, http.Connection.RemoteIpAddress, http.Request.Headers.UserAgent.ToString()), "accepted")));
     _ = floor.RunAsync(app.Lifetime.ApplicationStopping);
 }
 
@@ -51,10 +51,10 @@ internal sealed class DurableFloor(NpgsqlDataSource db)
     // As if sent with one API key: the row goes into the same partial index as the service's.
     private static readonly Guid ApiKeyId = Guid.CreateVersion7();
 
-    private readonly Channel<(FloorEvent Event, Guid Id, IPAddress? Ip, string UserAgent, TaskCompletionSource Done)> _queue =
-        Channel.CreateUnbounded<(FloorEvent, Guid, IPAddress?, string, TaskCompletionSource)>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly Channel<(SingleEvent Event, Guid Id, IPAddress? Ip, string UserAgent, TaskCompletionSource Done)> _queue =
+        Channel.CreateUnbounded<(SingleEvent, Guid, IPAddress?, string, TaskCompletionSource)>(new UnboundedChannelOptions { SingleReader = true });
 
-    public async Task<Guid> StoreAsync(FloorEvent e, IPAddress? ip, string userAgent)
+    public async Task<Guid> StoreAsync(SingleEvent e, IPAddress? ip, string userAgent)
     {
         var id = Guid.CreateVersion7();
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -65,7 +65,7 @@ internal sealed class DurableFloor(NpgsqlDataSource db)
 
     public async Task RunAsync(CancellationToken stopping)
     {
-        var batch = new List<(FloorEvent Event, Guid Id, IPAddress? Ip, string UserAgent, TaskCompletionSource Done)>();
+        var batch = new List<(SingleEvent Event, Guid Id, IPAddress? Ip, string UserAgent, TaskCompletionSource Done)>();
         while (await _queue.Reader.WaitToReadAsync(stopping))
         {
             batch.Clear();
@@ -85,25 +85,25 @@ internal sealed class DurableFloor(NpgsqlDataSource db)
                     await copy.WriteAsync(id, NpgsqlDbType.Uuid, stopping);
                     await copy.WriteAsync((e.OccurredAt ?? now).ToUniversalTime(), NpgsqlDbType.TimestampTz, stopping);
                     await copy.WriteAsync(now, NpgsqlDbType.TimestampTz, stopping);
-                    await copy.WriteAsync(JsonNamingPolicy.SnakeCaseLower.ConvertName((e.Type ?? FloorEventType.Custom).ToString()), NpgsqlDbType.Text, stopping);
-                    await Nullable(copy, e.Name, NpgsqlDbType.Text, stopping);
+                    await copy.WriteAsync(EventRow.Stored(e.Type ?? EventType.Custom), NpgsqlDbType.Text, stopping);
+                    await copy.WriteNullableAsync(e.Name, NpgsqlDbType.Text, stopping);
                     await copy.WriteNullAsync(stopping);
                     await copy.WriteAsync(ApiKeyId, NpgsqlDbType.Uuid, stopping);
-                    await Nullable(copy, e.ExternalUserId, NpgsqlDbType.Text, stopping);
-                    await Nullable(copy, e.SessionId, NpgsqlDbType.Text, stopping);
-                    await Nullable(copy, e.Url, NpgsqlDbType.Text, stopping);
-                    await Nullable(copy, e.Referrer, NpgsqlDbType.Text, stopping);
-                    await Nullable(copy, e.Properties is { Count: > 0 } p ? JsonSerializer.Serialize(p, FloorJson.Default.DictionaryStringJsonElement) : null, NpgsqlDbType.Jsonb, stopping);
-                    await Nullable(copy, ip, NpgsqlDbType.Inet, stopping);
+                    await copy.WriteNullableAsync(e.ExternalUserId, NpgsqlDbType.Text, stopping);
+                    await copy.WriteNullableAsync(e.SessionId, NpgsqlDbType.Text, stopping);
+                    await copy.WriteNullableAsync(e.Url, NpgsqlDbType.Text, stopping);
+                    await copy.WriteNullableAsync(e.Referrer, NpgsqlDbType.Text, stopping);
+                    await copy.WriteNullableAsync(e.Properties is { Count: > 0 } p ? JsonSerializer.Serialize(p) : null, NpgsqlDbType.Jsonb, stopping);
+                    await copy.WriteNullableAsync(ip, NpgsqlDbType.Inet, stopping);
                     await copy.WriteAsync(userAgent, NpgsqlDbType.Text, stopping);
                     await copy.WriteNullAsync(stopping);
                     await copy.WriteNullAsync(stopping);
                     await copy.WriteNullAsync(stopping);
-                    await Nullable(copy, e.UtmSource, NpgsqlDbType.Text, stopping);
-                    await Nullable(copy, e.UtmMedium, NpgsqlDbType.Text, stopping);
-                    await Nullable(copy, e.UtmCampaign, NpgsqlDbType.Text, stopping);
-                    await Nullable(copy, e.UtmTerm, NpgsqlDbType.Text, stopping);
-                    await Nullable(copy, e.UtmContent, NpgsqlDbType.Text, stopping);
+                    await copy.WriteNullableAsync(e.UtmSource, NpgsqlDbType.Text, stopping);
+                    await copy.WriteNullableAsync(e.UtmMedium, NpgsqlDbType.Text, stopping);
+                    await copy.WriteNullableAsync(e.UtmCampaign, NpgsqlDbType.Text, stopping);
+                    await copy.WriteNullableAsync(e.UtmTerm, NpgsqlDbType.Text, stopping);
+                    await copy.WriteNullableAsync(e.UtmContent, NpgsqlDbType.Text, stopping);
                 }
 
                 await copy.CompleteAsync(stopping);
@@ -121,41 +121,4 @@ internal sealed class DurableFloor(NpgsqlDataSource db)
             }
         }
     }
-
-    private static Task Nullable<T>(NpgsqlBinaryImporter copy, T? value, NpgsqlDbType type, CancellationToken ct)
-        where T : class =>
-        value is null ? copy.WriteNullAsync(ct) : copy.WriteAsync(value, type, ct);
 }
-
-internal enum FloorEventType
-{
-    PageView,
-    Click,
-    FeatureClick,
-    Login,
-    Custom,
-}
-
-/// <summary>The service's single event (<c>TrackEvent.Command</c>), field for field.</summary>
-internal sealed record FloorEvent(
-    Guid? Id,
-    FloorEventType? Type,
-    string? Name,
-    DateTimeOffset? OccurredAt,
-    string? Url,
-    string? Referrer,
-    Dictionary<string, JsonElement>? Properties,
-    string? SessionId,
-    string? ExternalUserId,
-    string? UtmSource,
-    string? UtmMedium,
-    string? UtmCampaign,
-    string? UtmTerm,
-    string? UtmContent);
-
-internal sealed record FloorAccepted(Guid Id, string Status);
-
-[JsonSerializable(typeof(FloorEvent))]
-[JsonSerializable(typeof(FloorAccepted))]
-[JsonSerializable(typeof(Dictionary<string, JsonElement>))]
-internal sealed partial class FloorJson : JsonSerializerContext;

@@ -41,7 +41,10 @@ public sealed record EventRow(
         Enum.GetValues<EventType>().ToDictionary(t => t, t => JsonNamingPolicy.SnakeCaseLower.ConvertName(t.ToString()));
 
     /// <summary>The type as the events table spells it (<c>page_view</c>, <c>feature_click</c>...).</summary>
-    public string StoredType => StoredTypes[Type];
+    public string StoredType => Stored(Type);
+
+    /// <summary><paramref name="type"/> as the events table spells it.</summary>
+    public static string Stored(EventType type) => StoredTypes[type];
 
     /// <summary>The event as live streams and caches learn of it once committed.</summary>
     public TrackedEvent Tracked(DateTimeOffset receivedAt) =>

@@ -40,7 +40,13 @@ public static class ApiKeyFormat
         return true;
     }
 
-    public static byte[] HashSecret(string secret) => SHA256.HashData(Encoding.ASCII.GetBytes(secret));
+    /// <summary>What is stored of a key: SHA-256 of its secret's ASCII bytes.</summary>
+    private static byte[] HashSecret(string secret)
+    {
+        var hash = new byte[SHA256.HashSizeInBytes];
+        Hash(secret, hash);
+        return hash;
+    }
 
     /// <summary>Whether the secret of <paramref name="key"/>, a key <see cref="TryParse"/> accepted, hashes to <paramref name="storedHash"/>.</summary>
     public static bool SecretMatches(string key, byte[] storedHash)
@@ -51,11 +57,16 @@ public static class ApiKeyFormat
             return false;
         }
 
-        Span<byte> secret = stackalloc byte[SecretLength];
         Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];
-        Encoding.ASCII.GetBytes(key.AsSpan(SecretStart), secret);
-        SHA256.HashData(secret, hash);
+        Hash(key.AsSpan(SecretStart), hash);
         return CryptographicOperations.FixedTimeEquals(hash, storedHash);
+    }
+
+    // From stack buffers: the key check on every API-key request allocates nothing here.
+    private static void Hash(ReadOnlySpan<char> secret, Span<byte> hash)
+    {
+        Span<byte> ascii = stackalloc byte[SecretLength];
+        SHA256.HashData(ascii[..Encoding.ASCII.GetBytes(secret, ascii)], hash);
     }
 
     private static string Base62(byte[] bytes, int length)
