@@ -129,6 +129,53 @@ public sealed class DashboardTests(TestDatabase database) : IAsyncLifetime
         Series(await DashboardAsync("?preset=30d")).Sum(d => d.Events).ShouldBe(7);
     }
 
+    [Fact]
+    public async Task Seven_day_active_users_of_every_window_count_each_user_once_per_role_and_once_in_all()
+    {
+        // a: active 9, 3 and 1 days ago; b: 7 and 6 days ago as a user, 2 days ago as an admin; c: 13 days ago. All
+        // three signed in today. Noon of each day, so the days are the ones meant whatever the time of the run.
+        var midnight = new DateTimeOffset(DateTimeOffset.UtcNow.UtcDateTime.Date, TimeSpan.Zero);
+        DateTimeOffset DaysAgo(int days) => midnight.AddDays(-days).AddHours(12);
+        var (a, b, c) = (await _client.SignUpAsync(_db), await _client.SignUpAsync(_db), await _client.SignUpAsync(_db));
+        await SendEventsAsync(a, [DaysAgo(9), DaysAgo(3), DaysAgo(1)]);
+        await SendEventsAsync(b, [DaysAgo(7), DaysAgo(6)]);
+        await SendEventsAsync(c, [DaysAgo(13)]);
+        await SendCommandAsync(new RunRollups.Command());
+        // Those events arrived long before the next run (its overlap does not read their days again); then b becomes an
+        // admin, so b's older days stay a user's.
+        await _db.ExecuteAsync("update events set received_at = received_at - interval '1 day'");
+        await _db.ExecuteAsync("update users set role = 'admin' where id = @Id", new { Id = b.UserId });
+        await SendEventsAsync(b, [DaysAgo(2)]);
+        await SendCommandAsync(new RunRollups.Command());
+
+        var windows = (await _db.QueryAsync<(DateTime AsOf, string Role, long Value)>(
+                "select as_of::timestamp as AsOf, role as Role, value as Value from rollup_active_window where days = 7"))
+            .ToDictionary(w => (DateOnly.FromDateTime(w.AsOf), w.Role), w => w.Value);
+        DateOnly Day(int daysAgo) => DateOnly.FromDateTime(midnight.AddDays(-daysAgo).UtcDateTime);
+        long Count(int daysAgo, string role) => windows.GetValueOrDefault((Day(daysAgo), role));
+
+        // Every day from the oldest active one to today has its window, and each equals the distinct users of its days.
+        var asOf = Enumerable.Range(0, 14).Select(Day).ToArray();
+        asOf.Where(d => !windows.ContainsKey((d, "all"))).ShouldBeEmpty();
+        var distinct = (await _db.QueryAsync<(DateTime AsOf, string Role, long Value)>(
+                """
+                select d::timestamp as AsOf, coalesce(r.role, 'all') as Role, count(distinct r.user_id) as Value
+                from unnest(@AsOf) d join rollup_active_users r on r.day > d - 7 and r.day <= d
+                group by grouping sets ((d, r.role), (d))
+                """,
+                new { AsOf = asOf }))
+            .ToDictionary(w => (DateOnly.FromDateTime(w.AsOf), w.Role), w => w.Value);
+        windows.Where(w => w.Value > 0 && asOf.Contains(w.Key.Item1)).ShouldBe(distinct, ignoreOrder: true);
+
+        // By hand: (15, 8] has a and c; (11, 4] has a and b (twice, as a user); (9, 2] has a, and b as a user and as an
+        // admin; today's has all four who signed in.
+        (Count(8, "all"), Count(8, "user"), Count(8, "admin")).ShouldBe((2, 2, 0));
+        (Count(4, "all"), Count(4, "user"), Count(4, "admin")).ShouldBe((2, 2, 0));
+        (Count(2, "all"), Count(2, "user"), Count(2, "admin")).ShouldBe((2, 2, 1));
+        (Count(0, "all"), Count(0, "user"), Count(0, "admin")).ShouldBe((4, 3, 2));
+        Total(await DashboardAsync("?preset=7d&role=admin"), "activeUsers7d").ShouldBe(2);
+    }
+
     private static string Window(DateTimeOffset from, DateTimeOffset to) =>
         $"?from={Uri.EscapeDataString(from.ToString("O"))}&to={Uri.EscapeDataString(to.ToString("O"))}";
 

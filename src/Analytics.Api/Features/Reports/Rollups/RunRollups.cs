@@ -36,11 +36,11 @@ public sealed class Rollups(NpgsqlDataSource db, AnalyticsGenerations generation
 
     // Every hour with a row that arrived since `from`: events by arrival, account activity and sign-ups by their own time.
     private const string TouchedHoursSql = """
-        select distinct date_trunc('hour', occurred_at) from events where received_at >= @From
+        select distinct date_trunc('hour', occurred_at, 'UTC') from events where received_at >= @From
         union
-        select distinct date_trunc('hour', occurred_at) from activity_log where occurred_at >= @From and kind in ('login', 'login_failed')
+        select distinct date_trunc('hour', occurred_at, 'UTC') from activity_log where occurred_at >= @From and kind in ('login', 'login_failed')
         union
-        select distinct date_trunc('hour', created_at) from users where created_at >= @From
+        select distinct date_trunc('hour', created_at, 'UTC') from users where created_at >= @From
         """;
 
     private const string ClearHoursSql = "delete from rollup_hourly where bucket = any(@Hours)";
@@ -86,8 +86,11 @@ public sealed class Rollups(NpgsqlDataSource db, AnalyticsGenerations generation
         group by 1, 3;
         """;
 
-    // The feature clicks that occurred in the hours @Hours (h: the hour), for the statements below.
-    private const string ClicksInHours = "unnest(@Hours) h join events e on e.type = 'feature_click' and e.occurred_at >= h and e.occurred_at < h + interval '1 hour'";
+    // The feature clicks that occurred in the hours @Hours (h: the hour), for the statements below. They join their hour
+    // twice, by range and by the truncated hour: the range gives the few hours of a routine run index scans, the equality
+    // lets PostgreSQL merge-join hundreds of hours (the seed's, a backfill's) in one pass, where it planned a nested loop
+    // over a materialised copy of every click instead (the feature users of 10M seeded events: 114 s -> 16 s).
+    private const string ClicksInHours = "unnest(@Hours) h join events e on e.type = 'feature_click' and e.occurred_at >= h and e.occurred_at < h + interval '1 hour' and date_trunc('hour', e.occurred_at, 'UTC') = h";
 
     // Feature clicks (see FeatureAnalytics): number the users first, so that their cell and bit exist for the hours below.
     private const string NumberFeatureUsersSql = $"""
@@ -151,28 +154,56 @@ public sealed class Rollups(NpgsqlDataSource db, AnalyticsGenerations generation
     private const string ClearDaysSql = "delete from rollup_active_users where day = any(@Days)";
 
     private const string RecomputeDaysSql = """
-        with days as (select unnest(@Days) as d)
+        with days as (select d, d::timestamp at time zone 'UTC' as since, (d + 1)::timestamp at time zone 'UTC' as until from unnest(@Days) d)
         insert into rollup_active_users (day, user_id, role)
         select distinct on (d, user_id) d, user_id, u.role
         from (
             select d, a.user_id from days join activity_log a
-                on a.kind = 'login' and a.occurred_at >= d and a.occurred_at < d + 1 and a.user_id is not null
+                on a.kind = 'login' and a.occurred_at >= since and a.occurred_at < until and a.user_id is not null
             union
             select d, e.user_id from days join events e
-                on e.occurred_at >= d and e.occurred_at < d + 1 and e.user_id is not null
+                on e.occurred_at >= since and e.occurred_at < until and e.user_id is not null
         ) active
         join users u on u.id = active.user_id
         order by d, user_id
         """;
 
-    // The trailing 7-day windows ending on each affected day and on today (whose window moves with the clock).
+    // The trailing 7-day windows ending on each affected day and on today (whose window moves with the clock): how many
+    // distinct users (of each role, and of any) were active in (d - 7, d]. One pass over the active-user days instead of
+    // a distinct count per window: each (user, day) covers the windows ending in [day, day + 7), cut short where the
+    // same user's next active day takes over, so the spans of one user never overlap; a window's count is the number of
+    // spans covering its day, the running sum of +1 where spans start and -1 where they end (52 s -> 19 s for the
+    // 61 windows of 10M seeded events; least() skips the null of a user's last day). A role with nobody active in a
+    // window gets no row; "all" always gets one.
     private const string RecomputeWindowsSql = """
-        with as_of as (select unnest(@AsOf) as d)
+        with as_of as (select unnest(@AsOf) as d),
+        active as (
+            select r.day, r.role,
+                   least(r.day + 7, lead(r.day) over (partition by r.user_id order by r.day)) as any_until,
+                   least(r.day + 7, lead(r.day) over (partition by r.user_id, r.role order by r.day)) as role_until
+            from rollup_active_users r
+            where r.day > (select min(d) from as_of) - 7 and r.day <= (select max(d) from as_of)
+        ), changes as (
+            select at, role, sum(delta) as delta
+            from (
+                select day as at, 'all' as role, 1 as delta from active
+                union all select any_until, 'all', -1 from active
+                union all select day, role, 1 from active
+                union all select role_until, role, -1 from active
+            ) spans
+            group by at, role
+        ), running as (
+            select at, role, sum(delta) over (partition by role order by at) as value from changes
+        )
         insert into rollup_active_window (as_of, days, role, value)
-        select d, 7, coalesce(r.role, 'all'), coalesce(count(distinct r.user_id), 0)
-        from as_of left join rollup_active_users r on r.day > d - 7 and r.day <= d
-        group by grouping sets ((d, r.role), (d))
-        having r.role is not null or grouping(r.role) = 1
+        select d, 7, w.role, w.value
+        from as_of cross join lateral (
+            select 'all' as role, coalesce((select value from running where role = 'all' and at <= d order by at desc limit 1), 0)::bigint as value
+            union all
+            select role, value::bigint
+            from (select distinct on (role) role, value from running where role <> 'all' and at <= d order by role, at desc) latest
+            where value > 0
+        ) w
         on conflict (as_of, days, role) do update set value = excluded.value
         """;
 
