@@ -132,7 +132,7 @@ public sealed class DashboardTests(TestDatabase database) : IAsyncLifetime
     [Fact]
     public async Task Seven_day_active_users_of_every_window_count_each_user_once_per_role_and_once_in_all()
     {
-        // a: active 9, 3 and 1 days ago; b: 7 and 6 days ago as a user, 2 days ago as an admin; c: 13 days ago. All
+        // a: active 9, 3 and 1 days ago; b: 7 and 6 days ago as a user, 5 days ago as an admin; c: 13 days ago. All
         // three signed in today. Noon of each day, so the days are the ones meant whatever the time of the run.
         var midnight = new DateTimeOffset(DateTimeOffset.UtcNow.UtcDateTime.Date, TimeSpan.Zero);
         DateTimeOffset DaysAgo(int days) => midnight.AddDays(-days).AddHours(12);
@@ -141,39 +141,53 @@ public sealed class DashboardTests(TestDatabase database) : IAsyncLifetime
         await SendEventsAsync(b, [DaysAgo(7), DaysAgo(6)]);
         await SendEventsAsync(c, [DaysAgo(13)]);
         await SendCommandAsync(new RunRollups.Command());
-        // Those events arrived long before the next run (its overlap does not read their days again); then b becomes an
-        // admin, so b's older days stay a user's.
-        await _db.ExecuteAsync("update events set received_at = received_at - interval '1 day'");
+        // Then b becomes an admin. The events so far arrived long before the next run (its overlap does not read their
+        // days again), so b's older days stay a user's; b's new one makes that run recompute 6 windows (-5 to today).
+        await ArrivedLongAgoAsync();
         await _db.ExecuteAsync("update users set role = 'admin' where id = @Id", new { Id = b.UserId });
-        await SendEventsAsync(b, [DaysAgo(2)]);
+        await SendEventsAsync(b, [DaysAgo(5)]);
         await SendCommandAsync(new RunRollups.Command());
 
+        // Windows of many days are one pass over their days. By hand: (15, 8] has a and c; (13, 6] has a and b (as a
+        // user); (11, 4] and (9, 2] have a, and b as a user and as an admin; today's has all four who signed in.
+        var midnightDay = DateOnly.FromDateTime(midnight.UtcDateTime);
+        var windows = await WindowsEqualTheDistinctUsersOfTheirDaysAsync(midnightDay, 14);
+        long Count(int daysAgo, string role) => windows.GetValueOrDefault((midnightDay.AddDays(-daysAgo), role));
+        (Count(8, "all"), Count(8, "user"), Count(8, "admin")).ShouldBe((2, 2, 0));
+        (Count(6, "all"), Count(6, "user"), Count(6, "admin")).ShouldBe((2, 2, 0));
+        (Count(4, "all"), Count(4, "user"), Count(4, "admin")).ShouldBe((2, 2, 1));
+        (Count(2, "all"), Count(2, "user"), Count(2, "admin")).ShouldBe((2, 2, 1));
+        (Count(0, "all"), Count(0, "user"), Count(0, "admin")).ShouldBe((4, 3, 2));
+
+        // A routine run: only today's window, counted on its own.
+        await ArrivedLongAgoAsync();
+        await _client.SignUpAsync(_db);
+        await SendCommandAsync(new RunRollups.Command());
+        windows = await WindowsEqualTheDistinctUsersOfTheirDaysAsync(midnightDay, 14);
+        (Count(0, "all"), Count(0, "user"), Count(0, "admin")).ShouldBe((5, 4, 2));
+        Total(await DashboardAsync("?preset=7d&role=admin"), "activeUsers7d").ShouldBe(2);
+    }
+
+    private Task ArrivedLongAgoAsync() => _db.ExecuteAsync("update events set received_at = received_at - interval '1 day'");
+
+    // Every day of the last `days` has its window, and each equals the distinct users of its days; the windows, by day and role.
+    private async Task<Dictionary<(DateOnly AsOf, string Role), long>> WindowsEqualTheDistinctUsersOfTheirDaysAsync(DateOnly today, int days)
+    {
         var windows = (await _db.QueryAsync<(DateTime AsOf, string Role, long Value)>(
                 "select as_of::timestamp as AsOf, role as Role, value as Value from rollup_active_window where days = 7"))
             .ToDictionary(w => (DateOnly.FromDateTime(w.AsOf), w.Role), w => w.Value);
-        DateOnly Day(int daysAgo) => DateOnly.FromDateTime(midnight.AddDays(-daysAgo).UtcDateTime);
-        long Count(int daysAgo, string role) => windows.GetValueOrDefault((Day(daysAgo), role));
-
-        // Every day from the oldest active one to today has its window, and each equals the distinct users of its days.
-        var asOf = Enumerable.Range(0, 14).Select(Day).ToArray();
+        var asOf = Enumerable.Range(0, days).Select(d => today.AddDays(-d)).ToArray();
         asOf.Where(d => !windows.ContainsKey((d, "all"))).ShouldBeEmpty();
-        var distinct = (await _db.QueryAsync<(DateTime AsOf, string Role, long Value)>(
-                """
-                select d::timestamp as AsOf, coalesce(r.role, 'all') as Role, count(distinct r.user_id) as Value
-                from unnest(@AsOf) d join rollup_active_users r on r.day > d - 7 and r.day <= d
-                group by grouping sets ((d, r.role), (d))
-                """,
-                new { AsOf = asOf }))
-            .ToDictionary(w => (DateOnly.FromDateTime(w.AsOf), w.Role), w => w.Value);
-        windows.Where(w => w.Value > 0 && asOf.Contains(w.Key.Item1)).ShouldBe(distinct, ignoreOrder: true);
-
-        // By hand: (15, 8] has a and c; (11, 4] has a and b (twice, as a user); (9, 2] has a, and b as a user and as an
-        // admin; today's has all four who signed in.
-        (Count(8, "all"), Count(8, "user"), Count(8, "admin")).ShouldBe((2, 2, 0));
-        (Count(4, "all"), Count(4, "user"), Count(4, "admin")).ShouldBe((2, 2, 0));
-        (Count(2, "all"), Count(2, "user"), Count(2, "admin")).ShouldBe((2, 2, 1));
-        (Count(0, "all"), Count(0, "user"), Count(0, "admin")).ShouldBe((4, 3, 2));
-        Total(await DashboardAsync("?preset=7d&role=admin"), "activeUsers7d").ShouldBe(2);
+        var distinct = await _db.QueryAsync<(DateTime AsOf, string Role, long Value)>(
+            """
+            select d::timestamp as AsOf, coalesce(r.role, 'all') as Role, count(distinct r.user_id) as Value
+            from unnest(@AsOf) d join rollup_active_users r on r.day > d - 7 and r.day <= d
+            group by grouping sets ((d, r.role), (d))
+            """,
+            new { AsOf = asOf });
+        windows.Where(w => w.Value > 0 && asOf.Contains(w.Key.Item1))
+            .ShouldBe(distinct.Select(w => KeyValuePair.Create((DateOnly.FromDateTime(w.AsOf), w.Role), w.Value)), ignoreOrder: true);
+        return windows;
     }
 
     private static string Window(DateTimeOffset from, DateTimeOffset to) =>
