@@ -132,14 +132,16 @@ public sealed class DashboardTests(TestDatabase database) : IAsyncLifetime
     [Fact]
     public async Task Seven_day_active_users_of_every_window_count_each_user_once_per_role_and_once_in_all()
     {
-        // a: active 9, 3 and 1 days ago; b: 7 and 6 days ago as a user, 5 days ago as an admin; c: 13 days ago. All
-        // three signed in today. Noon of each day, so the days are the ones meant whatever the time of the run.
+        // a: active 9, 3 and 1 days ago; b: 7 and 6 days ago as a user, 5 days ago as an admin; c: 13 days ago; d: at
+        // 23:50 UTC 11 days ago, the last minutes of a UTC day. All four signed in today. Noon of the other days, so
+        // the days are the ones meant whatever the time of the run.
         var midnight = new DateTimeOffset(DateTimeOffset.UtcNow.UtcDateTime.Date, TimeSpan.Zero);
         DateTimeOffset DaysAgo(int days) => midnight.AddDays(-days).AddHours(12);
-        var (a, b, c) = (await _client.SignUpAsync(_db), await _client.SignUpAsync(_db), await _client.SignUpAsync(_db));
+        var (a, b, c, d) = (await _client.SignUpAsync(_db), await _client.SignUpAsync(_db), await _client.SignUpAsync(_db), await _client.SignUpAsync(_db));
         await SendEventsAsync(a, [DaysAgo(9), DaysAgo(3), DaysAgo(1)]);
         await SendEventsAsync(b, [DaysAgo(7), DaysAgo(6)]);
         await SendEventsAsync(c, [DaysAgo(13)]);
+        await SendEventsAsync(d, [midnight.AddDays(-10).AddMinutes(-10)]);
         await SendCommandAsync(new RunRollups.Command());
         // Then b becomes an admin. The events so far arrived long before the next run (its overlap does not read their
         // days again), so b's older days stay a user's; b's new one makes that run recompute 6 windows (-5 to today).
@@ -148,23 +150,28 @@ public sealed class DashboardTests(TestDatabase database) : IAsyncLifetime
         await SendEventsAsync(b, [DaysAgo(5)]);
         await SendCommandAsync(new RunRollups.Command());
 
-        // Windows of many days are one pass over their days. By hand: (15, 8] has a and c; (13, 6] has a and b (as a
-        // user); (11, 4] and (9, 2] have a, and b as a user and as an admin; today's has all four who signed in.
+        // Hours and days are UTC ones.
+        (await _db.QueryAsync<long>("select count(*) from rollup_hourly where bucket <> date_trunc('hour', bucket, 'UTC')")).Single().ShouldBe(0);
         var midnightDay = DateOnly.FromDateTime(midnight.UtcDateTime);
+        (await _db.QueryAsync<DateTime>("select day::timestamp from rollup_active_users where user_id = @Id order by day", new { Id = d.UserId }))
+            .Select(DateOnly.FromDateTime).ShouldBe([midnightDay.AddDays(-11), midnightDay]);
+
+        // Windows of many days are one pass over their days. By hand: (15, 8] has a, c and d; (13, 6] has a, b (as a
+        // user) and d; (11, 4] and (9, 2] have a, and b as a user and as an admin; today's has all five who signed in.
         var windows = await WindowsEqualTheDistinctUsersOfTheirDaysAsync(midnightDay, 14);
         long Count(int daysAgo, string role) => windows.GetValueOrDefault((midnightDay.AddDays(-daysAgo), role));
-        (Count(8, "all"), Count(8, "user"), Count(8, "admin")).ShouldBe((2, 2, 0));
-        (Count(6, "all"), Count(6, "user"), Count(6, "admin")).ShouldBe((2, 2, 0));
+        (Count(8, "all"), Count(8, "user"), Count(8, "admin")).ShouldBe((3, 3, 0));
+        (Count(6, "all"), Count(6, "user"), Count(6, "admin")).ShouldBe((3, 3, 0));
         (Count(4, "all"), Count(4, "user"), Count(4, "admin")).ShouldBe((2, 2, 1));
         (Count(2, "all"), Count(2, "user"), Count(2, "admin")).ShouldBe((2, 2, 1));
-        (Count(0, "all"), Count(0, "user"), Count(0, "admin")).ShouldBe((4, 3, 2));
+        (Count(0, "all"), Count(0, "user"), Count(0, "admin")).ShouldBe((5, 4, 2));
 
         // A routine run: only today's window, counted on its own.
         await ArrivedLongAgoAsync();
         await _client.SignUpAsync(_db);
         await SendCommandAsync(new RunRollups.Command());
         windows = await WindowsEqualTheDistinctUsersOfTheirDaysAsync(midnightDay, 14);
-        (Count(0, "all"), Count(0, "user"), Count(0, "admin")).ShouldBe((5, 4, 2));
+        (Count(0, "all"), Count(0, "user"), Count(0, "admin")).ShouldBe((6, 5, 2));
         Total(await DashboardAsync("?preset=7d&role=admin"), "activeUsers7d").ShouldBe(2);
     }
 
