@@ -4,7 +4,7 @@
 # same run (raw COPY, raw Argon2id before and after the login rows and alongside sign-ins without the hash, an empty
 # Kestrel app, the smallest durable ingestion endpoint). Prints a Markdown table and writes
 # bench/results/<UTC timestamp>.json.
-# Usage: bench/run.sh [--quick] [--only LIST]   (quick: 20k users / 200k events, 64 connections, 5 s per scenario after 3 s of warm-up; < 3 min)
+# Usage: bench/run.sh [--quick] [--only LIST]   (quick: 20k users / 200k events, 64 connections, 5 s per scenario after 2 s of warm-up; < 3 min)
 #                                  (full:  1M users / 10M events, 16/64/256 connections, 15 s each; < 20 min)
 #   --only LIST: comma-separated parts to run, for working on one of them: ceiling, argon2, login, dashboard,
 #   features, copy, ingest (default: all). The data set is generated either way.
@@ -26,7 +26,7 @@ while [[ $# -gt 0 ]]; do
 done
 
 if [[ "$mode" == quick ]]; then
-  users=20000 events=200000 days=30 levels="64" duration=5 warmup=3 copy_rows=200000 argon_seconds=3 login_jit_seconds=8
+  users=20000 events=200000 days=30 levels="64" duration=5 warmup=2 copy_rows=100000 argon_seconds=3 login_jit_seconds=8
 else
   users=1000000 events=10000000 days=30 levels="16 64 256" duration=15 warmup=5 copy_rows=1000000 argon_seconds=10 login_jit_seconds=15
 fi
