@@ -46,6 +46,42 @@ public sealed record EventRow(
     /// <summary><paramref name="type"/> as the events table spells it.</summary>
     public static string Stored(EventType type) => StoredTypes[type];
 
+    /// <summary>The columns <see cref="CopyAsync"/> writes, in its order: a binary COPY into events or a table shaped like it.</summary>
+    public const string CopyColumns = """
+        id, occurred_at, received_at, type, name, user_id, api_key_id, external_user_id, session_id, url,
+        referrer, properties, ip, user_agent, device_type, browser, os, utm_source, utm_medium, utm_campaign, utm_term, utm_content
+        """;
+
+    /// <summary>Writes this event as one row of a binary COPY of <see cref="CopyColumns"/>, received at <paramref name="receivedAt"/>.</summary>
+    public async Task CopyAsync(NpgsqlBinaryImporter copy, DateTimeOffset receivedAt)
+    {
+        ArgumentNullException.ThrowIfNull(copy);
+        var ct = CancellationToken.None;
+        await copy.StartRowAsync(ct);
+        await copy.WriteAsync(Id, NpgsqlDbType.Uuid, ct);
+        await copy.WriteAsync(OccurredAt, NpgsqlDbType.TimestampTz, ct);
+        await copy.WriteAsync(receivedAt, NpgsqlDbType.TimestampTz, ct);
+        await copy.WriteAsync(StoredType, NpgsqlDbType.Text, ct);
+        await copy.WriteNullableAsync(Name, NpgsqlDbType.Text, ct);
+        await copy.WriteNullableAsync(UserId, NpgsqlDbType.Uuid, ct);
+        await copy.WriteNullableAsync(ApiKeyId, NpgsqlDbType.Uuid, ct);
+        await copy.WriteNullableAsync(ExternalUserId, NpgsqlDbType.Text, ct);
+        await copy.WriteNullableAsync(SessionId, NpgsqlDbType.Text, ct);
+        await copy.WriteNullableAsync(Url, NpgsqlDbType.Text, ct);
+        await copy.WriteNullableAsync(Referrer, NpgsqlDbType.Text, ct);
+        await copy.WriteNullableAsync(PropertiesJson, NpgsqlDbType.Jsonb, ct);
+        await copy.WriteNullableAsync(Ip, NpgsqlDbType.Inet, ct);
+        await copy.WriteNullableAsync(UserAgent, NpgsqlDbType.Text, ct);
+        await copy.WriteNullableAsync(DeviceType, NpgsqlDbType.Text, ct);
+        await copy.WriteNullableAsync(Browser, NpgsqlDbType.Text, ct);
+        await copy.WriteNullableAsync(Os, NpgsqlDbType.Text, ct);
+        await copy.WriteNullableAsync(UtmSource, NpgsqlDbType.Text, ct);
+        await copy.WriteNullableAsync(UtmMedium, NpgsqlDbType.Text, ct);
+        await copy.WriteNullableAsync(UtmCampaign, NpgsqlDbType.Text, ct);
+        await copy.WriteNullableAsync(UtmTerm, NpgsqlDbType.Text, ct);
+        await copy.WriteNullableAsync(UtmContent, NpgsqlDbType.Text, ct);
+    }
+
     /// <summary>The event as live streams and caches learn of it once committed.</summary>
     public TrackedEvent Tracked(DateTimeOffset receivedAt) =>
         new(Id, Type, Name, OccurredAt, receivedAt, UserId, ApiKeyId, OwnerId, ExternalUserId, SessionId, Url, Referrer, Properties);
@@ -71,12 +107,7 @@ public sealed partial class EventBatchWriter : BackgroundService
         returning id
         """;
 
-    private const string CopySql = """
-        copy events (id, occurred_at, received_at, type, name, user_id, api_key_id, external_user_id, session_id, url,
-                     referrer, properties, ip, user_agent, device_type, browser, os,
-                     utm_source, utm_medium, utm_campaign, utm_term, utm_content)
-        from stdin (format binary)
-        """;
+    private const string CopySql = $"copy events ({EventRow.CopyColumns}) from stdin (format binary)";
 
     private const int PublishChunk = 64;
 
@@ -261,7 +292,7 @@ public sealed partial class EventBatchWriter : BackgroundService
                     // The same id twice in one batch: only its first occurrence is new.
                     if ((!row.IdFromClient || fresh.Contains(row.Id)) && stored.Add(row.Id))
                     {
-                        await WriteAsync(copy, row, now);
+                        await row.CopyAsync(copy, now);
                     }
                 }
             }
@@ -274,34 +305,6 @@ public sealed partial class EventBatchWriter : BackgroundService
             await transaction.CommitAsync();
         }
         return stored;
-    }
-
-    private static async Task WriteAsync(NpgsqlBinaryImporter copy, EventRow row, DateTimeOffset now)
-    {
-        var ct = CancellationToken.None;
-        await copy.StartRowAsync(ct);
-        await copy.WriteAsync(row.Id, NpgsqlDbType.Uuid, ct);
-        await copy.WriteAsync(row.OccurredAt, NpgsqlDbType.TimestampTz, ct);
-        await copy.WriteAsync(now, NpgsqlDbType.TimestampTz, ct);
-        await copy.WriteAsync(row.StoredType, NpgsqlDbType.Text, ct);
-        await copy.WriteNullableAsync(row.Name, NpgsqlDbType.Text, ct);
-        await copy.WriteNullableAsync(row.UserId, NpgsqlDbType.Uuid, ct);
-        await copy.WriteNullableAsync(row.ApiKeyId, NpgsqlDbType.Uuid, ct);
-        await copy.WriteNullableAsync(row.ExternalUserId, NpgsqlDbType.Text, ct);
-        await copy.WriteNullableAsync(row.SessionId, NpgsqlDbType.Text, ct);
-        await copy.WriteNullableAsync(row.Url, NpgsqlDbType.Text, ct);
-        await copy.WriteNullableAsync(row.Referrer, NpgsqlDbType.Text, ct);
-        await copy.WriteNullableAsync(row.PropertiesJson, NpgsqlDbType.Jsonb, ct);
-        await copy.WriteNullableAsync(row.Ip, NpgsqlDbType.Inet, ct);
-        await copy.WriteNullableAsync(row.UserAgent, NpgsqlDbType.Text, ct);
-        await copy.WriteNullableAsync(row.DeviceType, NpgsqlDbType.Text, ct);
-        await copy.WriteNullableAsync(row.Browser, NpgsqlDbType.Text, ct);
-        await copy.WriteNullableAsync(row.Os, NpgsqlDbType.Text, ct);
-        await copy.WriteNullableAsync(row.UtmSource, NpgsqlDbType.Text, ct);
-        await copy.WriteNullableAsync(row.UtmMedium, NpgsqlDbType.Text, ct);
-        await copy.WriteNullableAsync(row.UtmCampaign, NpgsqlDbType.Text, ct);
-        await copy.WriteNullableAsync(row.UtmTerm, NpgsqlDbType.Text, ct);
-        await copy.WriteNullableAsync(row.UtmContent, NpgsqlDbType.Text, ct);
     }
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Storing a batch of {Count} events failed; its senders get 503")]

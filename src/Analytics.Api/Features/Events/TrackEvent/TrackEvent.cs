@@ -274,7 +274,8 @@ public static class TrackEvent
             }
         }
 
-        private static EventRow ToRow(Command e, Caller caller, ClientContext client, DateTimeOffset now)
+        /// <summary>The row stored for <paramref name="e"/>, a valid event sent by <paramref name="caller"/> from <paramref name="client"/>.</summary>
+        public static EventRow ToRow(Command e, Caller caller, ClientContext client, DateTimeOffset now)
         {
             var id = e.Id ?? Guid.CreateVersion7(now);
             var occurredAt = (e.OccurredAt ?? now).ToUniversalTime();
