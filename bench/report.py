@@ -17,6 +17,7 @@ LABELS = {
     "login": "Login (Argon2id m=19 MiB t=2)",
     "login_nohash": "Login without the hash (m=8 KiB t=1: the sign-in's other work)",
     "dashboard_cached": "Dashboard 30d, cached",
+    "dashboard_cached_paced": "Dashboard 30d, cached, paced at 10,000 req/s",
     "dashboard_uncached": "Dashboard 30d, uncached",
     "features_cached": "Feature analytics 30d, cached",
     "features_uncached": "Feature analytics 30d, uncached",
@@ -122,11 +123,19 @@ def targets(results, refs):
     if d:
         out.append(target(f"Dashboard uncached p95 ≤ 50 ms (@{d['connections']})", f"p95 {d['latency_ms']['p95']} ms, {d['requests_per_second']:,.0f} req/s",
                           d["latency_ms"]["p95"] <= 50 and d["errors"] == 0, f"{d['latency_ms']['p95'] / 50:.1f}× the limit"))
+    # The rate flat out; the p99 at the target's rate (the paced row), where there is one; else flat out, as before.
     c = pick(results, "dashboard_cached")
     if c:
-        out.append(target(f"Dashboard cached ≥ 10,000 req/s, p99 ≤ 5 ms (@{c['connections']})", f"{c['requests_per_second']:,.0f} req/s, p99 {c['latency_ms']['p99']} ms",
-                          c["requests_per_second"] >= 10000 and c["latency_ms"]["p99"] <= 5 and c["errors"] == 0,
-                          f"{c['requests_per_second'] / 10000:.0%} of the rate target"))
+        p = pick(results, "dashboard_cached_paced")
+        at_rate = p is not None and p["ok_per_second"] >= 0.99 * 10000
+        latency = p if at_rate else c
+        measured = f"{c['requests_per_second']:,.0f} req/s flat out (p99 {c['latency_ms']['p99']} ms)"
+        if p:
+            measured += f"; paced: {p['ok_per_second']:,.0f} req/s, p99 {p['latency_ms']['p99']} ms"
+        out.append(target(f"Dashboard cached ≥ 10,000 req/s, p99 ≤ 5 ms at 10,000 req/s (@{c['connections']})", measured,
+                          c["requests_per_second"] >= 10000 and latency["latency_ms"]["p99"] <= 5 and c["errors"] == 0 and latency["errors"] == 0,
+                          f"{c['requests_per_second'] / 10000:.0%} of the rate target; p99 "
+                          + ("at 10,000 req/s (paced row)" if at_rate else "flat out (no paced row at the target's rate)")))
     api_rows = [r for r in results if r["scenario"] not in ("ceiling", "floor_single") and r.get("peak_rss_mb")]
     if api_rows:
         worst = max(api_rows, key=lambda r: r["peak_rss_mb"])

@@ -36,6 +36,7 @@ public static class EventsEndpoints
         services.AddHostedService(sp => sp.GetRequiredService<EventBatchWriter>());
         services.AddSingleton<LiveEvents>();
         services.AddHostedService(sp => sp.GetRequiredService<LiveEvents>());
+        services.AddSingleton<ILiveAudience>(sp => sp.GetRequiredService<LiveEvents>());
         // One event at its field limits (50 properties of 1,024 characters) is larger than SignalR's default 32 KB.
         services.AddSignalR(o => o.MaximumReceiveMessageSize = 128 * 1024)
             .AddJsonProtocol(o => HttpApiExtensions.ConfigureJson(o.PayloadSerializerOptions));

@@ -42,6 +42,18 @@ public sealed class EventsOptions
 
     /// <summary>Silence after which an SSE stream gets a keep-alive comment, so proxies keep it open.</summary>
     public TimeSpan LiveHeartbeat { get; set; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>
+    /// How often a node with live subscribers tells the others. Nodes publish committed events for the live streams
+    /// only while one has said so within three of these (and for that long after they start).
+    /// </summary>
+    public TimeSpan LivePresenceInterval { get; set; } = TimeSpan.FromSeconds(5);
+}
+
+/// <summary>Whether any node has live subscribers: committed events are published to the live streams only then.</summary>
+public interface ILiveAudience
+{
+    bool AnyoneWatching { get; }
 }
 
 public enum EventType

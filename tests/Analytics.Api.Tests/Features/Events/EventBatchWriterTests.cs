@@ -36,7 +36,7 @@ public sealed class EventBatchWriterTests(TestDatabase database) : IAsyncDisposa
             return Task.CompletedTask;
         });
         var writer = new EventBatchWriter(
-            _api.Services.GetRequiredService<NpgsqlDataSource>(), bus, [], TimeProvider.System,
+            _api.Services.GetRequiredService<NpgsqlDataSource>(), bus, new Watched(), [], TimeProvider.System,
             Options.Create(new EventsOptions { WriterBatchSize = 25 }), NullLogger<EventBatchWriter>.Instance);
         await writer.StartAsync(CancellationToken.None);
         var owner = Guid.NewGuid();
@@ -57,5 +57,10 @@ public sealed class EventBatchWriterTests(TestDatabase database) : IAsyncDisposa
             // Live streams learn of every event once, in the order the single writer committed them.
             published.ShouldBe(rows.Select(r => r.Id));
         }
+    }
+
+    private sealed class Watched : ILiveAudience
+    {
+        public bool AnyoneWatching => true;
     }
 }

@@ -224,7 +224,7 @@ public sealed class LiveStreamTests(TestDatabase database) : IAsyncDisposable
             .Message.ShouldContain("401");
     }
 
-    private static async Task PostAsync(HttpClient client, string credential, object body) =>
+    internal static async Task PostAsync(HttpClient client, string credential, object body) =>
         (await client.SendAsync(HttpMethod.Post.Authorized("/api/v1/events", credential, body))).StatusCode.ShouldBe(HttpStatusCode.Accepted);
 
     private static List<Guid> Ids(List<JsonElement> events) => [.. events.Select(e => e.GetProperty("id").GetGuid())];
@@ -237,7 +237,7 @@ public sealed class LiveStreamTests(TestDatabase database) : IAsyncDisposable
         && message.GetProperty("arguments")[0].GetProperty("id").GetGuid() == id;
 
     /// <summary>An EventSource, line by line: waits for <c>: connected</c> so that the subscription is live.</summary>
-    private sealed class SseSubscriber : IAsyncDisposable
+    internal sealed class SseSubscriber : IAsyncDisposable
     {
         private readonly StreamReader _reader;
 

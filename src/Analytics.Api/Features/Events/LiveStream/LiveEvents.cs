@@ -14,18 +14,43 @@ namespace Analytics.Api.Features.Events.LiveStream;
 /// of its audiences: admins, the user it belongs to, the API key that sent it. Newly opened failed-login alerts come
 /// the same way and go to admins only, whatever their filter. Every subscriber has a bounded buffer that drops its
 /// oldest message when full, so a slow reader skips ahead and never slows ingestion.
+/// It also tells every node whether anyone is watching (<see cref="ILiveAudience"/>): a node with subscribers says so
+/// on the bus when one subscribes and every <see cref="EventsOptions.LivePresenceInterval"/>; nodes publish their
+/// committed events while they have heard so within three intervals (and for three intervals after they start, before
+/// they could have heard anyone).
 /// </summary>
-public sealed class LiveEvents(IEventBus bus, IHostApplicationLifetime lifetime, IOptions<EventsOptions> options) : IHostedService
+public sealed partial class LiveEvents(IEventBus bus, IHostApplicationLifetime lifetime, IOptions<EventsOptions> options, TimeProvider clock, ILogger<LiveEvents> logger)
+    : IHostedService, ILiveAudience
 {
+    /// <summary>The bus topic of "a node has live subscribers".</summary>
+    public const string WatchingTopic = "events.watching";
+
     private readonly Lock _gate = new();
     private ImmutableDictionary<Audience, ImmutableList<LiveSubscription>> _audiences = ImmutableDictionary<Audience, ImmutableList<LiveSubscription>>.Empty;
     private IDisposable? _busSubscription;
     private IDisposable? _alertSubscription;
+    private IDisposable? _watchingSubscription;
+    private ITimer? _heartbeat;
     private CancellationTokenRegistration _onStopping;
     private bool _stopping;
+    private long _watchedUntilTicks;
 
-    /// <summary>Subscribes <paramref name="viewer"/> to the events it may see that match <paramref name="filter"/>; dispose to leave.</summary>
-    public LiveSubscription Subscribe(Caller viewer, LiveFilter filter)
+    private TimeSpan Hold => options.Value.LivePresenceInterval * 3;
+
+    public bool AnyoneWatching => !Volatile.Read(ref _audiences).IsEmpty || clock.GetUtcNow().UtcTicks < Interlocked.Read(ref _watchedUntilTicks);
+
+    /// <summary>
+    /// Subscribes <paramref name="viewer"/> to the events it may see that match <paramref name="filter"/>; dispose to
+    /// leave. Completes once every node has been told that someone watches.
+    /// </summary>
+    public async Task<LiveSubscription> SubscribeAsync(Caller viewer, LiveFilter filter)
+    {
+        var subscription = Subscribe(viewer, filter);
+        await AnnounceAsync();
+        return subscription;
+    }
+
+    private LiveSubscription Subscribe(Caller viewer, LiveFilter filter)
     {
         ArgumentNullException.ThrowIfNull(viewer);
         var subscription = new LiveSubscription(this, Audience.Of(viewer), filter, options.Value.LiveBufferSize);
@@ -48,6 +73,13 @@ public sealed class LiveEvents(IEventBus bus, IHostApplicationLifetime lifetime,
         // With nobody watching on this node, the committed events it receives are not even deserialised.
         _busSubscription = bus.Subscribe<List<TrackedEvent>>(TrackedEvent.Topic, Deliver, () => !Volatile.Read(ref _audiences).IsEmpty);
         _alertSubscription = bus.Subscribe<Alert>(Alert.Topic, DeliverAlert);
+        _watchingSubscription = bus.Subscribe<Watching>(WatchingTopic, _ =>
+        {
+            Heard();
+            return Task.CompletedTask;
+        });
+        Heard();
+        _heartbeat = clock.CreateTimer(_ => _ = AnnounceIfWatchingAsync(), null, options.Value.LivePresenceInterval, options.Value.LivePresenceInterval);
         // Open streams would hold a graceful shutdown until its timeout; ending them lets their requests complete.
         _onStopping = lifetime.ApplicationStopping.Register(EndAll);
         return Task.CompletedTask;
@@ -55,8 +87,14 @@ public sealed class LiveEvents(IEventBus bus, IHostApplicationLifetime lifetime,
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {
+        if (_heartbeat is not null)
+        {
+            await _heartbeat.DisposeAsync();
+        }
+
         _busSubscription?.Dispose();
         _alertSubscription?.Dispose();
+        _watchingSubscription?.Dispose();
         await _onStopping.DisposeAsync();
         EndAll();
     }
@@ -72,6 +110,29 @@ public sealed class LiveEvents(IEventBus bus, IHostApplicationLifetime lifetime,
             }
         }
     }
+
+    private void Heard() => Interlocked.Exchange(ref _watchedUntilTicks, (clock.GetUtcNow() + Hold).UtcTicks);
+
+    private Task AnnounceIfWatchingAsync() => Volatile.Read(ref _audiences).IsEmpty ? Task.CompletedTask : AnnounceAsync();
+
+    // Best effort, like the bus: when it fails, other nodes may skip publishing to this node's subscribers until a
+    // heartbeat gets through.
+    private async Task AnnounceAsync()
+    {
+        try
+        {
+            await bus.PublishAsync(WatchingTopic, new Watching(), CancellationToken.None);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            LogAnnounceFailed(ex);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Telling the other nodes that this one has live subscribers failed")]
+    private partial void LogAnnounceFailed(Exception exception);
+
+    private sealed record Watching;
 
     // Runs on the bus's delivery loop: only non-blocking writes into the subscribers' buffers.
     private Task Deliver(List<TrackedEvent> events)

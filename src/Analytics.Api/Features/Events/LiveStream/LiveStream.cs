@@ -38,7 +38,7 @@ public static class LiveStream
         {
             EventType? type = LiveFilter.TryParseType(request.Type ?? "", out var parsed) ? parsed : null;
             var name = string.IsNullOrWhiteSpace(request.Name) ? null : request.Name.Trim();
-            return Task.FromResult(live.Subscribe(request.Caller, new LiveFilter(type, name)));
+            return live.SubscribeAsync(request.Caller, new LiveFilter(type, name));
         }
     }
 

@@ -91,7 +91,8 @@ public sealed record EventRow(
 /// Group commit for ingestion: callers queue events and wait; writer loops each take whatever is queued (up to a
 /// batch), store it in one transaction and one commit, and only then complete the callers' tasks, so an
 /// acknowledged event is durable and many concurrent requests share one commit. Event ids already seen are
-/// reported as duplicates and not stored again. Committed events are then published on the event bus.
+/// reported as duplicates and not stored again. Committed events are then published on the event bus, while some
+/// node has live subscribers.
 /// Two lanes: requests of a few events queue for one writer, so that they gather into groups as large as the
 /// previous commit's duration allows (each commit has a fixed cost in PostgreSQL, Redis and here; a second writer
 /// halved the groups and cost ~9 % of single-event throughput); batch requests queue for <see cref="EventsOptions.Writers"/>
@@ -122,11 +123,13 @@ public sealed partial class EventBatchWriter : BackgroundService
     private readonly EventsOptions _options;
     private readonly ILogger<EventBatchWriter> _logger;
     private readonly IEventCommitObserver[] _observers;
+    private readonly ILiveAudience _live;
 
-    public EventBatchWriter(NpgsqlDataSource db, IEventBus bus, IEnumerable<IEventCommitObserver> observers, TimeProvider clock, IOptions<EventsOptions> options, ILogger<EventBatchWriter> logger)
+    public EventBatchWriter(NpgsqlDataSource db, IEventBus bus, ILiveAudience live, IEnumerable<IEventCommitObserver> observers, TimeProvider clock, IOptions<EventsOptions> options, ILogger<EventBatchWriter> logger)
     {
         _db = db;
         _bus = bus;
+        _live = live;
         _observers = [.. observers];
         _clock = clock;
         _options = options.Value;
@@ -257,9 +260,11 @@ public sealed partial class EventBatchWriter : BackgroundService
             batch[i].Done.TrySetResult(results[i]);
         }
 
-        // In messages of a few dozen events: a whole group in one message would be a large-object-heap array
-        // on every node (serialised here, received back by each subscriber), and those force full collections.
-        foreach (var chunk in published.Chunk(PublishChunk))
+        // Only while some node has live subscribers: serialising and sending every event cost single-event ingestion
+        // 5-19 % of its throughput (bench/RESULTS.md, tenth session). In messages of a few dozen events: a whole group in one message would be a
+        // large-object-heap array on every node (serialised here, received back by each subscriber), and those force
+        // full collections.
+        foreach (var chunk in _live.AnyoneWatching ? published.Chunk(PublishChunk) : [])
         {
             try
             {
