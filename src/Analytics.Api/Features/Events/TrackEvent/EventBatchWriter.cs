@@ -261,9 +261,9 @@ public sealed partial class EventBatchWriter : BackgroundService
         }
 
         // Only while some node has live subscribers: serialising and sending every event cost single-event ingestion
-        // 5-19 % of its throughput (bench/RESULTS.md, tenth session). In messages of a few dozen events: a whole group in one message would be a
-        // large-object-heap array on every node (serialised here, received back by each subscriber), and those force
-        // full collections.
+        // 5-19 % of its throughput (bench/RESULTS.md, tenth session). In messages of a few dozen events: a whole group
+        // in one message would be a large-object-heap array on every node (serialised here, received back by each
+        // subscriber), and those force full collections.
         foreach (var chunk in _live.AnyoneWatching ? published.Chunk(PublishChunk) : [])
         {
             try
