@@ -42,36 +42,39 @@ public sealed class LivePresenceTests(TestDatabase database) : IAsyncDisposable
         // Both nodes have started and assumed for a while that someone might watch; nobody does.
         await Task.Delay(PastTheHold);
 
-        var unwatched = Guid.NewGuid();
-        await PostAsync(accepting, user.AccessToken, new { id = unwatched, type = "page_view" });
-        await using (var stream = await SseSubscriber.OpenAsync(watching, "/api/v1/events/stream", user.AccessToken))
+        var unwatched = await PostViewAsync();
+        await using (var stream = await WatchAfterAsync(unwatched))
         {
-            // The subscriber is told it is subscribed once the accepting node can know: the next event reaches it.
-            var watched = Guid.NewGuid();
-            await PostAsync(accepting, user.AccessToken, new { id = watched, type = "page_view" });
-            await stream.ReadUntilAsync(watched).WaitAsync(Patience);
-            // The bus carries one node's events in commit order: had the first gone out, it would be here by now.
-            await bus.WaitForAsync(watched);
-            bus.Seen(unwatched).ShouldBeFalse();
-
             // Heartbeats keep the accepting node publishing for as long as the subscriber stays.
             await Task.Delay(PastTheHold);
-            var later = Guid.NewGuid();
-            await PostAsync(accepting, user.AccessToken, new { id = later, type = "page_view" });
+            var later = await PostViewAsync();
             await stream.ReadUntilAsync(later).WaitAsync(Patience);
         }
 
         // Nobody watches any more: once the last heartbeat is older than the hold, the accepting node stops again.
         await Task.Delay(PastTheHold);
-        var afterwards = Guid.NewGuid();
-        await PostAsync(accepting, user.AccessToken, new { id = afterwards, type = "page_view" });
-        await using (var stream = await SseSubscriber.OpenAsync(watching, "/api/v1/events/stream", user.AccessToken))
+        var afterwards = await PostViewAsync();
+        await using var again = await WatchAfterAsync(afterwards);
+
+        async Task<Guid> PostViewAsync()
         {
-            var sentinel = Guid.NewGuid();
-            await PostAsync(accepting, user.AccessToken, new { id = sentinel, type = "page_view" });
-            (await stream.ReadUntilAsync(sentinel).WaitAsync(Patience)).Select(e => e.GetProperty("id").GetGuid()).ShouldBe([sentinel]);
-            await bus.WaitForAsync(sentinel);
-            bus.Seen(afterwards).ShouldBeFalse();
+            var id = Guid.NewGuid();
+            await PostAsync(accepting, user.AccessToken, new { id, type = "page_view" });
+            return id;
+        }
+
+        // Subscribes on the watching node, then shows by the next event that the one posted before never went on the
+        // bus: the subscriber is told it is subscribed once the accepting node can know, so the next event reaches it
+        // (and only it), and the bus carries one node's events in commit order, so had the first gone out, it would
+        // be there by now.
+        async Task<SseSubscriber> WatchAfterAsync(Guid unwatched)
+        {
+            var stream = await SseSubscriber.OpenAsync(watching, "/api/v1/events/stream", user.AccessToken);
+            var next = await PostViewAsync();
+            (await stream.ReadUntilAsync(next).WaitAsync(Patience)).Select(e => e.GetProperty("id").GetGuid()).ShouldBe([next]);
+            await bus.WaitForAsync(next);
+            bus.Seen(unwatched).ShouldBeFalse();
+            return stream;
         }
     }
 
