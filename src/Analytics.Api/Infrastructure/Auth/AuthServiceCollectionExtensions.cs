@@ -75,9 +75,18 @@ public static class AuthServiceCollectionExtensions
         }
 
         var gate = context.HttpContext.RequestServices.GetRequiredService<SessionGate>();
-        if (await gate.WhyRejectedAsync(user, context.HttpContext.RequestAborted) is { } reason)
+        var aborted = context.HttpContext.RequestAborted;
+        try
         {
-            context.Fail(reason);
+            if (await gate.WhyRejectedAsync(user, aborted) is { } reason)
+            {
+                context.Fail(reason);
+            }
+        }
+        catch (OperationCanceledException) when (aborted.IsCancellationRequested)
+        {
+            // The client left during the check: no answer is owed, and the handler would log the exception as an error.
+            context.Fail("The request was aborted.");
         }
     }
 

@@ -41,7 +41,9 @@ public sealed class SingleFlight
             try
             {
                 var value = await create(ct);
-                await cache.SetAsync(key, value, ttl, ct);
+
+                // Stored also when this caller has given up meanwhile: the waiters and the next callers read it.
+                await cache.SetAsync(key, value, ttl, CancellationToken.None);
                 mine.SetResult(value);
                 return (value, false);
             }

@@ -21,6 +21,13 @@ internal sealed partial class LoggingBehavior<TRequest, TResponse>(ILogger<Loggi
             LogCompleted(RequestName, response is IHasOutcome described ? described.Outcome : "ok", elapsed);
             return response;
         }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // The caller left (a closed connection, a client timeout): routine, not a warning.
+            var elapsed = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+            LogAbandoned(RequestName, elapsed);
+            throw;
+        }
         catch (Exception ex)
         {
             var elapsed = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
@@ -34,6 +41,9 @@ internal sealed partial class LoggingBehavior<TRequest, TResponse>(ILogger<Loggi
 
     [LoggerMessage(Level = LogLevel.Information, Message = "{Request} {Outcome} in {ElapsedMs:0.0} ms")]
     private partial void LogCompleted(string request, string outcome, double elapsedMs);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "{Request} abandoned by its caller after {ElapsedMs:0.0} ms")]
+    private partial void LogAbandoned(string request, double elapsedMs);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "{Request} threw {Exception} after {ElapsedMs:0.0} ms")]
     private partial void LogFailed(string request, string exception, double elapsedMs);

@@ -1,12 +1,18 @@
 using Analytics.Api.Infrastructure.Database;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 
 namespace Analytics.Api.Tests.Infrastructure.Database;
 
-/// <summary>Analytics reads beyond the configured number wait for a free slot, in order, and can give up waiting.</summary>
+/// <summary>
+/// Analytics reads beyond the configured number wait for a free slot, in order, and can give up waiting; a read that
+/// has started runs to the end whatever its caller does, and stops only with the node.
+/// </summary>
 public sealed class AnalyticsReadsTests
 {
-    private static AnalyticsReads Reads(int slots) => new(Options.Create(new DatabaseOptions { MaxConcurrentAnalyticsReads = slots }));
+    private readonly Lifetime _lifetime = new();
+
+    private AnalyticsReads Reads(int slots) => new(Options.Create(new DatabaseOptions { MaxConcurrentAnalyticsReads = slots }), _lifetime);
 
     [Fact]
     public async Task Reads_beyond_the_limit_start_only_when_an_earlier_one_ends()
@@ -51,5 +57,41 @@ public sealed class AnalyticsReadsTests
         first.SetResult(1);
         (await running).ShouldBe(1);
         (await reads.RunAsync(_ => Task.FromResult(3), CancellationToken.None)).ShouldBe(3);
+    }
+
+    [Fact]
+    public async Task A_started_read_runs_to_its_end_when_its_caller_gives_up_and_stops_with_the_node()
+    {
+        using var reads = Reads(1);
+        using var caller = new CancellationTokenSource();
+        var readToken = new TaskCompletionSource<CancellationToken>();
+        var finish = new TaskCompletionSource<int>();
+        var running = reads.RunAsync(token =>
+        {
+            readToken.SetResult(token);
+            return finish.Task;
+        }, caller.Token);
+
+        var token = await readToken.Task;
+        await caller.CancelAsync();
+        token.IsCancellationRequested.ShouldBeFalse();
+        finish.SetResult(7);
+        (await running).ShouldBe(7);
+
+        await _lifetime.Stopping.CancelAsync();
+        token.IsCancellationRequested.ShouldBeTrue();
+    }
+
+    private sealed class Lifetime : IHostApplicationLifetime
+    {
+        public CancellationTokenSource Stopping { get; } = new();
+
+        public CancellationToken ApplicationStarted => CancellationToken.None;
+
+        public CancellationToken ApplicationStopping => Stopping.Token;
+
+        public CancellationToken ApplicationStopped => CancellationToken.None;
+
+        public void StopApplication() => Stopping.Cancel();
     }
 }
