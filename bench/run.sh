@@ -2,10 +2,11 @@
 # One command for the service benchmarks: ingestion (single and batch), login, dashboard (cached and uncached),
 # feature analytics, with the API's peak RSS and GC counts per scenario, next to reference points measured in the
 # same run (raw COPY, raw Argon2id before and after the login rows and alongside sign-ins without the hash, an empty
-# Kestrel app, the smallest durable ingestion endpoint). Prints a Markdown table and writes
+# Kestrel app, the smallest durable ingestion endpoint), and callers that give up on the uncached dashboard (no 5xx, no
+# error logged). Prints a Markdown table and writes
 # bench/results/<UTC timestamp>.json.
 # Usage: bench/run.sh [--quick] [--only LIST]   (quick: 20k users / 200k events, 64 connections, 5 s per scenario after 2 s of warm-up; < 3 min)
-#                                  (full:  1M users / 10M events, 16/64/256 connections, 15 s each; < 20 min)
+#                                  (full:  1M users / 10M events, 16/64/256 connections, 12 s each; < 20 min)
 #   --only LIST: comma-separated parts to run, for working on one of them: ceiling, argon2, login, dashboard,
 #   features, copy, ingest (default: all). The data set is generated either way.
 # Needs the .NET SDK, PostgreSQL server binaries, redis-server, libsodium and wrk (installed with apt as root).
@@ -26,9 +27,9 @@ while [[ $# -gt 0 ]]; do
 done
 
 if [[ "$mode" == quick ]]; then
-  users=20000 events=200000 days=30 levels="64" duration=5 warmup=2 copy_rows=100000 argon_seconds=3 login_jit_seconds=8
+  users=20000 events=200000 days=30 levels="64" duration=5 warmup=2 copy_rows=100000 argon_seconds=3 login_jit_seconds=8 storm_seconds=5
 else
-  users=1000000 events=10000000 days=30 levels="16 64 256" duration=15 warmup=5 copy_rows=1000000 argon_seconds=10 login_jit_seconds=15
+  users=1000000 events=10000000 days=30 levels="16 64 256" duration=12 warmup=5 copy_rows=1000000 argon_seconds=10 login_jit_seconds=15 storm_seconds=10
 fi
 # For trying the harness itself on a tiny data set: BENCH_USERS, BENCH_EVENTS, BENCH_DURATION, BENCH_COPY_ROWS;
 # BENCH_KEEP=1 keeps the temporary folder (server logs, raw wrk outputs).
@@ -65,13 +66,14 @@ fi
 ensure_libsodium
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 
-log "[$(elapsed)] building Release (API and bench/Argon2, bench/Ceiling, bench/GcProbe)"
-# One build of all four (bench/Bench.slnx), so MSBuild builds them side by side.
+log "[$(elapsed)] building Release (API and bench/Argon2, bench/CancelStorm, bench/Ceiling, bench/GcProbe)"
+# One build of all five (bench/Bench.slnx), so MSBuild builds them side by side.
 dotnet build "$bench/Bench.slnx" -c Release -v quiet -nologo >"$work/build.log" 2>&1 || { cat "$work/build.log" >&2; die "the Release build failed"; }
 api_dir="$root/src/Analytics.Api"
 api_dll="$api_dir/bin/Release/net10.0/Analytics.Api.dll"
 probe_dll="$bench/GcProbe/bin/Release/net10.0/Analytics.Bench.GcProbe.dll"
 argon_dll="$bench/Argon2/bin/Release/net10.0/Analytics.Bench.Argon2.dll"
+storm_dll="$bench/CancelStorm/bin/Release/net10.0/Analytics.Bench.CancelStorm.dll"
 
 # --- services ------------------------------------------------------------------------------------------------
 pg_port="$(free_port)"
@@ -363,6 +365,16 @@ nocache_pid=$api_pid
 for c in $levels; do
   gc_name=api-nocache measure dashboard_uncached "$c" 0 "$nocache_pid" 30s "http://127.0.0.1:$nocache_port/api/v1/admin/dashboard?preset=30d" get.lua BENCH_AUTH="$admin_token"
 done
+# Callers that give up (bench/CancelStorm): 256 of them, each abandoning its request after a random 0-300 ms (about
+# half of them at this load). Not a target: no abandoned request may cost a 5xx or an error in the API's log.
+log "[$(elapsed)] callers that give up: the uncached dashboard, 256 callers abandoning after 0-300 ms"
+storm_from="$(wc -l <"$work/api-nocache.log")"
+dotnet "$storm_dll" "http://127.0.0.1:$nocache_port/api/v1/admin/dashboard?preset=30d" "$admin_token" "$storm_seconds" 256 300 >"$work/runs/storm.out" \
+  || { cat "$work/runs/storm.out" >&2; die "bench/CancelStorm failed"; }
+sleep 1
+errors_logged="$(tail -n +"$(( storm_from + 1 ))" "$work/api-nocache.log" | grep -cE '^(fail|crit):' || true)"
+jq -c --argjson logged "$errors_logged" '. + {errorsLogged: $logged}' "$work/runs/storm.out" >"$work/runs/cancel_storm.json"
+log "[$(elapsed)]   $(cat "$work/runs/cancel_storm.json")"
 stop_pid "$nocache_pid"
 fi
 
