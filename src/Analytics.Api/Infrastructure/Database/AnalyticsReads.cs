@@ -17,7 +17,7 @@ namespace Analytics.Api.Infrastructure.Database;
 /// reads can be left running, and cancelling a running statement is not free. Npgsql cancels it by opening a new
 /// connection to PostgreSQL for the cancel request (a forked backend, more work than the few-millisecond read), and a
 /// cancel that lands between the results of a multi-statement read broke the connection with "Received unexpected
-/// backend message DataRow", a 500 (2 in 32,744 abandoned uncached dashboards at 256 connections; bench/RESULTS.md).
+/// backend message DataRow", a 500 (2 in 32,744 abandoned uncached dashboards at 256 connections; ADR 15).
 /// </para>
 /// </summary>
 public sealed class AnalyticsReads(IOptions<DatabaseOptions> options, IHostApplicationLifetime lifetime) : IDisposable
