@@ -13,7 +13,8 @@ namespace Analytics.Api.Infrastructure.Database;
 /// Sign-ins and ingestion do not queue here.
 /// <para>
 /// The caller's token bounds only the wait for a slot. A read that has started runs to the end (or until the node
-/// stops), even when its caller gives up: its answer is cached for the next caller, at most the slots' number of
+/// has stopped: its stopping token would fire before the server drains, failing the reads of callers still there),
+/// even when its caller gives up: its answer is cached for the next caller, at most the slots' number of
 /// reads can be left running, and cancelling a running statement is not free. Npgsql cancels it by opening a new
 /// connection to PostgreSQL for the cancel request (a forked backend, more work than the few-millisecond read), and a
 /// cancel that lands between the results of a multi-statement read broke the connection with "Received unexpected
@@ -24,14 +25,14 @@ public sealed class AnalyticsReads(IOptions<DatabaseOptions> options, IHostAppli
 {
     private readonly SemaphoreSlim _slots = new(Slots(options.Value), Slots(options.Value));
 
-    /// <summary>Runs <paramref name="read"/> once a slot is free; it gets the node's stopping token, not <paramref name="ct"/>.</summary>
+    /// <summary>Runs <paramref name="read"/> once a slot is free; it gets the node's stopped token, not <paramref name="ct"/>.</summary>
     public async Task<T> RunAsync<T>(Func<CancellationToken, Task<T>> read, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(read);
         await _slots.WaitAsync(ct);
         try
         {
-            return await read(lifetime.ApplicationStopping);
+            return await read(lifetime.ApplicationStopped);
         }
         finally
         {

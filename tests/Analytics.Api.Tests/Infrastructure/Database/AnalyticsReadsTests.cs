@@ -6,7 +6,7 @@ namespace Analytics.Api.Tests.Infrastructure.Database;
 
 /// <summary>
 /// Analytics reads beyond the configured number wait for a free slot, in order, and can give up waiting; a read that
-/// has started runs to the end whatever its caller does, and stops only with the node.
+/// has started runs to the end whatever its caller does, also while the node drains, and stops once the node has stopped.
 /// </summary>
 public sealed class AnalyticsReadsTests
 {
@@ -60,7 +60,7 @@ public sealed class AnalyticsReadsTests
     }
 
     [Fact]
-    public async Task A_started_read_runs_to_its_end_when_its_caller_gives_up_and_stops_with_the_node()
+    public async Task A_started_read_runs_to_its_end_when_its_caller_gives_up_and_stops_once_the_node_has_stopped()
     {
         using var reads = Reads(1);
         using var caller = new CancellationTokenSource();
@@ -74,23 +74,27 @@ public sealed class AnalyticsReadsTests
 
         var token = await readToken.Task;
         await caller.CancelAsync();
+        await _lifetime.Stopping.CancelAsync();
         token.IsCancellationRequested.ShouldBeFalse();
         finish.SetResult(7);
         (await running).ShouldBe(7);
 
-        await _lifetime.Stopping.CancelAsync();
+        await _lifetime.Stopped.CancelAsync();
         token.IsCancellationRequested.ShouldBeTrue();
     }
 
+    /// <summary>Stopping: the host is about to drain its requests; stopped: it has.</summary>
     private sealed class Lifetime : IHostApplicationLifetime
     {
         public CancellationTokenSource Stopping { get; } = new();
+
+        public CancellationTokenSource Stopped { get; } = new();
 
         public CancellationToken ApplicationStarted => CancellationToken.None;
 
         public CancellationToken ApplicationStopping => Stopping.Token;
 
-        public CancellationToken ApplicationStopped => CancellationToken.None;
+        public CancellationToken ApplicationStopped => Stopped.Token;
 
         public void StopApplication() => Stopping.Cancel();
     }
