@@ -7,8 +7,9 @@ namespace Analytics.Api.Infrastructure.Errors;
 
 /// <summary>
 /// Turns every exception that escapes an endpoint into a ProblemDetails: validation failures into a 400
-/// with field errors, bad requests (malformed JSON, wrong content type, oversized body) into their 4xx,
-/// and anything else into a 500 that carries only the trace id.
+/// with field errors, bad requests (malformed JSON, wrong content type, oversized body) into their 4xx, a database
+/// that did not answer into a 503 with Retry-After (<see cref="DatabaseUnavailable"/>), and anything else into a 500
+/// that carries only the trace id.
 /// </summary>
 internal sealed partial class ProblemExceptionHandler(IProblemDetailsService problems, ILogger<ProblemExceptionHandler> logger) : IExceptionHandler
 {
@@ -18,6 +19,13 @@ internal sealed partial class ProblemExceptionHandler(IProblemDetailsService pro
         {
             // The client went away; there is nobody to answer.
             return true;
+        }
+
+        if (DatabaseUnavailable.IsCause(exception))
+        {
+            LogDatabaseUnavailable(exception, httpContext.Request.Method, httpContext.Request.Path);
+            DatabaseUnavailable.Prepare(httpContext.Response);
+            return await WriteAsync(httpContext, exception, DatabaseUnavailable.Problem());
         }
 
         var problem = exception switch
@@ -45,13 +53,16 @@ internal sealed partial class ProblemExceptionHandler(IProblemDetailsService pro
         }
 
         httpContext.Response.StatusCode = problem.Status!.Value;
-        return await problems.TryWriteAsync(new ProblemDetailsContext
+        return await WriteAsync(httpContext, exception, problem);
+    }
+
+    private async Task<bool> WriteAsync(HttpContext httpContext, Exception exception, ProblemDetails problem) =>
+        await problems.TryWriteAsync(new ProblemDetailsContext
         {
             HttpContext = httpContext,
             ProblemDetails = problem,
             Exception = exception,
         });
-    }
 
     private static HttpValidationProblemDetails Validation(ValidationException exception)
     {
@@ -82,6 +93,9 @@ internal sealed partial class ProblemExceptionHandler(IProblemDetailsService pro
         exception.Path is { Length: > 1 } path && exception.Message.StartsWith("The JSON value could not be converted", StringComparison.Ordinal)
             ? $"The value at '{path}' has the wrong type or format."
             : exception.Path is { Length: > 1 } at ? $"Malformed JSON near '{at}' (line {exception.LineNumber + 1}, byte {exception.BytePositionInLine + 1})." : $"Malformed JSON at line {exception.LineNumber + 1}, byte {exception.BytePositionInLine + 1}.";
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "The database did not answer for {Method} {Path}; answered 503")]
+    private partial void LogDatabaseUnavailable(Exception exception, string method, string path);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Unhandled exception for {Method} {Path}")]
     private partial void LogUnexpected(Exception exception, string method, string path);

@@ -1,0 +1,32 @@
+using Microsoft.AspNetCore.Mvc;
+using Npgsql;
+
+namespace Analytics.Api.Infrastructure.Errors;
+
+/// <summary>
+/// PostgreSQL did not answer (refused or dropped connections, a read that timed out, an exhausted pool, a failure
+/// PostgreSQL itself calls transient): a 503 with Retry-After, also when it was a signed-in request's session check
+/// that could not run (the JWT handler rethrows what its events throw). A client can retry; a 500 would say that the
+/// request broke something, and a 401 would make clients sign their users out.
+/// </summary>
+public static class DatabaseUnavailable
+{
+    public const int RetryAfterSeconds = 5;
+
+    public static bool IsCause(Exception? exception) => exception is NpgsqlException { IsTransient: true };
+
+    public static ProblemDetails Problem() => new()
+    {
+        Status = StatusCodes.Status503ServiceUnavailable,
+        Title = "The database is unavailable.",
+        Detail = $"The database did not answer in time; retry in {RetryAfterSeconds} seconds.",
+    };
+
+    /// <summary>Sets the status and Retry-After of the response that will carry <see cref="Problem"/>.</summary>
+    public static void Prepare(HttpResponse response)
+    {
+        ArgumentNullException.ThrowIfNull(response);
+        response.StatusCode = StatusCodes.Status503ServiceUnavailable;
+        response.Headers.RetryAfter = RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+    }
+}
