@@ -10,6 +10,8 @@ public static class ApiDocuments
     public const string BearerScheme = "Bearer";
     public const string ApiKeyScheme = "ApiKey";
 
+    private const string ProblemJson = "application/problem+json";
+
     public static IServiceCollection AddApiDocuments(this IServiceCollection services) =>
         services.AddOpenApi(options =>
         {
@@ -49,6 +51,24 @@ public static class ApiDocuments
                 {
                     var schemes = metadata.OfType<ApiKeyAcceptedAttribute>().Any() ? [BearerScheme, ApiKeyScheme] : new[] { BearerScheme };
                     operation.Security = [.. schemes.Select(s => new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference(s, context.Document)] = [] })];
+                }
+
+                return Task.CompletedTask;
+            });
+
+            // Every API operation can answer 503 when PostgreSQL does not answer (ADR 16): a ProblemDetails, as its
+            // other errors (the schema of one of them, so that the document names ProblemDetails once).
+            options.AddOperationTransformer((operation, context, _) =>
+            {
+                if (context.Description.RelativePath?.StartsWith("api/", StringComparison.Ordinal) == true
+                    && operation.Responses is { } responses && !responses.ContainsKey("503")
+                    && responses.Where(r => r.Key != "400").FirstOrDefault(r => r.Value.Content?.ContainsKey(ProblemJson) == true).Value?.Content is { } content)
+                {
+                    responses["503"] = new OpenApiResponse
+                    {
+                        Description = "The database did not answer; retry after Retry-After (seconds).",
+                        Content = content.Where(c => c.Key == ProblemJson).ToDictionary(),
+                    };
                 }
 
                 return Task.CompletedTask;

@@ -24,7 +24,7 @@ public sealed class ApiDocumentsTests(TestDatabase database)
     }
 
     [Fact]
-    public async Task Every_api_operation_documents_its_error_responses_and_secured_ones_their_401_and_scheme()
+    public async Task Every_api_operation_documents_its_error_responses_its_503_and_secured_ones_their_401_and_scheme()
     {
         await using var api = new ApiFactory(database);
 
@@ -44,6 +44,10 @@ public sealed class ApiDocumentsTests(TestDatabase database)
             {
                 responses.ShouldContain("401", $"{method} {path} is secured but documents no 401");
             }
+
+            // When PostgreSQL does not answer (ADR 16).
+            operation.GetProperty("responses").TryGetProperty("503", out var unavailable).ShouldBeTrue($"{method} {path} documents no 503");
+            unavailable.GetProperty("content").GetProperty("application/problem+json").GetProperty("schema").GetRawText().ShouldContain("ProblemDetails");
         }
 
         var track = document.GetProperty("paths").GetProperty("/api/v1/events").GetProperty("post");
