@@ -4,8 +4,8 @@ using Npgsql;
 namespace Analytics.Api.Infrastructure.Errors;
 
 /// <summary>
-/// PostgreSQL did not answer (refused or dropped connections, a read that timed out, an exhausted pool, a failure
-/// PostgreSQL itself calls transient): a 503 with Retry-After, also when it was a signed-in request's session check
+/// PostgreSQL could not serve the request (refused or dropped connections, a read that timed out, an exhausted pool,
+/// an error PostgreSQL itself classes as transient, such as a deadlock or a shutdown): a 503 with Retry-After, also when it was a signed-in request's session check
 /// that could not run (the JWT handler rethrows what its events throw). A client can retry; a 500 would say that the
 /// request broke something, and a 401 would make clients sign their users out.
 /// </summary>
@@ -19,7 +19,7 @@ public static class DatabaseUnavailable
     {
         Status = StatusCodes.Status503ServiceUnavailable,
         Title = "The database is unavailable.",
-        Detail = $"The database did not answer in time; retry in {RetryAfterSeconds} seconds.",
+        Detail = $"The database could not complete the request right now; retry in {RetryAfterSeconds} seconds.",
     };
 
     /// <summary>Sets the status and Retry-After of the response that will carry <see cref="Problem"/>.</summary>

@@ -52,7 +52,15 @@ internal sealed partial class ProblemExceptionHandler(IProblemDetailsService pro
             };
         }
 
-        httpContext.Response.StatusCode = problem.Status!.Value;
+        if (problem.Status == StatusCodes.Status503ServiceUnavailable)
+        {
+            DatabaseUnavailable.Prepare(httpContext.Response);
+        }
+        else
+        {
+            httpContext.Response.StatusCode = problem.Status!.Value;
+        }
+
         return await WriteAsync(httpContext, exception, problem);
     }
 

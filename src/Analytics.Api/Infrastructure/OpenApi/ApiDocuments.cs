@@ -57,18 +57,29 @@ public static class ApiDocuments
             });
 
             // Every API operation can answer 503 when PostgreSQL does not answer (ADR 16): a ProblemDetails, as its
-            // other errors (the schema of one of them, so that the document names ProblemDetails once).
+            // other errors (the schema of one of them, so that the document names ProblemDetails once), and every 503
+            // of ours says when to retry.
             options.AddOperationTransformer((operation, context, _) =>
             {
-                if (context.Description.RelativePath?.StartsWith("api/", StringComparison.Ordinal) == true
-                    && operation.Responses is { } responses && !responses.ContainsKey("503")
+                if (context.Description.RelativePath?.StartsWith("api/", StringComparison.Ordinal) != true || operation.Responses is not { } responses)
+                {
+                    return Task.CompletedTask;
+                }
+
+                if (!responses.ContainsKey("503")
                     && responses.Where(r => r.Key != "400").FirstOrDefault(r => r.Value.Content?.ContainsKey(ProblemJson) == true).Value?.Content is { } content)
                 {
                     responses["503"] = new OpenApiResponse
                     {
-                        Description = "The database did not answer; retry after Retry-After (seconds).",
+                        Description = "The database could not complete the request right now; retry after Retry-After.",
                         Content = content.Where(c => c.Key == ProblemJson).ToDictionary(),
                     };
+                }
+
+                if (responses.GetValueOrDefault("503") is OpenApiResponse unavailable)
+                {
+                    unavailable.Headers ??= new Dictionary<string, IOpenApiHeader>();
+                    unavailable.Headers["Retry-After"] = new OpenApiHeader { Description = "Seconds to wait before retrying.", Schema = new OpenApiSchema { Type = JsonSchemaType.Integer } };
                 }
 
                 return Task.CompletedTask;

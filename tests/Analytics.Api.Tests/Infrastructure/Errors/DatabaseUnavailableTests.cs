@@ -35,7 +35,7 @@ public sealed class DatabaseUnavailableTests(TestDatabase database)
         await using var api = Unreachable();
         var token = api.Services.GetRequiredService<AccessTokens>().Issue(Guid.NewGuid(), Roles.User, Guid.NewGuid()).Token;
 
-        var response = await api.CreateClient().SendAsync(HttpMethod.Get.Authorized("/api/v1/users/me", token));
+        var response = await api.CreateClient().SendAsync(HttpMethod.Get.Authorized("/api/v1/auth/me", token));
 
         var problem = await response.ShouldBeProblemAsync(HttpStatusCode.ServiceUnavailable);
         problem.GetProperty("title").GetString().ShouldBe("The database is unavailable.");

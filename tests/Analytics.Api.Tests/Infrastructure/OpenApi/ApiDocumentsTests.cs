@@ -48,6 +48,7 @@ public sealed class ApiDocumentsTests(TestDatabase database)
             // When PostgreSQL does not answer (ADR 16).
             operation.GetProperty("responses").TryGetProperty("503", out var unavailable).ShouldBeTrue($"{method} {path} documents no 503");
             unavailable.GetProperty("content").GetProperty("application/problem+json").GetProperty("schema").GetRawText().ShouldContain("ProblemDetails");
+            unavailable.GetProperty("headers").TryGetProperty("Retry-After", out _).ShouldBeTrue($"{method} {path}: 503 without Retry-After");
         }
 
         var track = document.GetProperty("paths").GetProperty("/api/v1/events").GetProperty("post");
