@@ -8,8 +8,8 @@ namespace Analytics.Api.Infrastructure.Errors;
 /// <summary>
 /// Turns every exception that escapes an endpoint into a ProblemDetails: validation failures into a 400
 /// with field errors, bad requests (malformed JSON, wrong content type, oversized body) into their 4xx, a database
-/// that did not answer into a 503 with Retry-After (<see cref="DatabaseUnavailable"/>), and anything else into a 500
-/// that carries only the trace id.
+/// that could not serve the request into a 503 with Retry-After (<see cref="DatabaseUnavailable"/>), and anything
+/// else into a 500 that carries only the trace id.
 /// </summary>
 internal sealed partial class ProblemExceptionHandler(IProblemDetailsService problems, ILogger<ProblemExceptionHandler> logger) : IExceptionHandler
 {
@@ -102,7 +102,7 @@ internal sealed partial class ProblemExceptionHandler(IProblemDetailsService pro
             ? $"The value at '{path}' has the wrong type or format."
             : exception.Path is { Length: > 1 } at ? $"Malformed JSON near '{at}' (line {exception.LineNumber + 1}, byte {exception.BytePositionInLine + 1})." : $"Malformed JSON at line {exception.LineNumber + 1}, byte {exception.BytePositionInLine + 1}.";
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "The database did not answer for {Method} {Path}; answered 503")]
+    [LoggerMessage(Level = LogLevel.Error, Message = "The database could not serve {Method} {Path}; answered 503")]
     private partial void LogDatabaseUnavailable(Exception exception, string method, string path);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Unhandled exception for {Method} {Path}")]
