@@ -9,7 +9,17 @@ public sealed class ApiFactory(TestDatabase database, IReadOnlyDictionary<string
 {
     public const string SigningKey = "test-signing-key-0123456789-0123456789-0123456789";
 
+    /// <summary>A PostgreSQL that refuses connections: nothing listens on port 1.</summary>
+    public const string UnreachablePostgres = "Host=127.0.0.1;Port=1;Username=postgres;Timeout=2";
+
     public TestDatabase Database => database;
+
+    /// <summary>The service started against <see cref="UnreachablePostgres"/>, without migrating at start.</summary>
+    public static ApiFactory WithUnreachablePostgres(TestDatabase database) => new(database, new Dictionary<string, string?>
+    {
+        ["ConnectionStrings:Postgres"] = UnreachablePostgres,
+        ["Database:MigrateOnStart"] = "false",
+    });
 
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {

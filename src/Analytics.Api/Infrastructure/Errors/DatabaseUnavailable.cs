@@ -14,6 +14,9 @@ public static class DatabaseUnavailable
 {
     public const int RetryAfterSeconds = 5;
 
+    /// <summary>The Retry-After header of every 503 the exception handler writes.</summary>
+    public static readonly string RetryAfter = RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
     public static bool IsCause(Exception? exception) => exception is NpgsqlException { IsTransient: true };
 
     public static ProblemDetails Problem() => new()
@@ -22,12 +25,4 @@ public static class DatabaseUnavailable
         Title = "The database is unavailable.",
         Detail = $"The database could not complete the request right now; retry in {RetryAfterSeconds} seconds.",
     };
-
-    /// <summary>Sets the status and Retry-After of the response that will carry <see cref="Problem"/>.</summary>
-    public static void Prepare(HttpResponse response)
-    {
-        ArgumentNullException.ThrowIfNull(response);
-        response.StatusCode = StatusCodes.Status503ServiceUnavailable;
-        response.Headers.RetryAfter = RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
-    }
 }

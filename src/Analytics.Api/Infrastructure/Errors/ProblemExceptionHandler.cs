@@ -21,13 +21,6 @@ internal sealed partial class ProblemExceptionHandler(IProblemDetailsService pro
             return true;
         }
 
-        if (DatabaseUnavailable.IsCause(exception))
-        {
-            LogDatabaseUnavailable(exception, httpContext.Request.Method, httpContext.Request.Path);
-            DatabaseUnavailable.Prepare(httpContext.Response);
-            return await WriteAsync(httpContext, exception, DatabaseUnavailable.Problem());
-        }
-
         var problem = exception switch
         {
             ValidationException validation => Validation(validation),
@@ -38,6 +31,7 @@ internal sealed partial class ProblemExceptionHandler(IProblemDetailsService pro
                 Title = "Events could not be stored.",
                 Detail = "The event store is unavailable right now; nothing was stored. Retry with the same event ids.",
             },
+            _ when DatabaseUnavailable.IsCause(exception) => Unavailable(exception, httpContext.Request),
             _ => null,
         };
 
@@ -52,25 +46,26 @@ internal sealed partial class ProblemExceptionHandler(IProblemDetailsService pro
             };
         }
 
+        httpContext.Response.StatusCode = problem.Status!.Value;
         if (problem.Status == StatusCodes.Status503ServiceUnavailable)
         {
-            DatabaseUnavailable.Prepare(httpContext.Response);
-        }
-        else
-        {
-            httpContext.Response.StatusCode = problem.Status!.Value;
+            // Both 503s (the database could not serve the request, the events could not be stored) pass: retry soon.
+            httpContext.Response.Headers.RetryAfter = DatabaseUnavailable.RetryAfter;
         }
 
-        return await WriteAsync(httpContext, exception, problem);
-    }
-
-    private async Task<bool> WriteAsync(HttpContext httpContext, Exception exception, ProblemDetails problem) =>
-        await problems.TryWriteAsync(new ProblemDetailsContext
+        return await problems.TryWriteAsync(new ProblemDetailsContext
         {
             HttpContext = httpContext,
             ProblemDetails = problem,
             Exception = exception,
         });
+    }
+
+    private ProblemDetails Unavailable(Exception exception, HttpRequest request)
+    {
+        LogDatabaseUnavailable(exception, request.Method, request.Path);
+        return DatabaseUnavailable.Problem();
+    }
 
     private static HttpValidationProblemDetails Validation(ValidationException exception)
     {

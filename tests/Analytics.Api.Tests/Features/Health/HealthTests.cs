@@ -37,11 +37,7 @@ public sealed class HealthTests(TestDatabase database)
     [Fact]
     public async Task Ready_with_postgres_on_a_closed_port_returns_503_naming_postgres()
     {
-        await using var api = new ApiFactory(database, new Dictionary<string, string?>
-        {
-            ["ConnectionStrings:Postgres"] = "Host=127.0.0.1;Port=1;Username=postgres;Timeout=2",
-            ["Database:MigrateOnStart"] = "false",
-        });
+        await using var api = ApiFactory.WithUnreachablePostgres(database);
 
         var response = await api.CreateClient().GetAsync(new Uri("/health/ready", UriKind.Relative));
 

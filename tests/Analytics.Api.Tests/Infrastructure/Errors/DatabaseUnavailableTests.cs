@@ -11,16 +11,10 @@ namespace Analytics.Api.Tests.Infrastructure.Errors;
 /// </summary>
 public sealed class DatabaseUnavailableTests(TestDatabase database)
 {
-    private ApiFactory Unreachable() => new(database, new Dictionary<string, string?>
-    {
-        ["ConnectionStrings:Postgres"] = "Host=127.0.0.1;Port=1;Username=postgres;Timeout=2",
-        ["Database:MigrateOnStart"] = "false",
-    });
-
     [Fact]
     public async Task A_sign_in_while_the_database_is_unreachable_gets_503_with_retry_after()
     {
-        await using var api = Unreachable();
+        await using var api = ApiFactory.WithUnreachablePostgres(database);
 
         var response = await api.CreateClient().PostAsJsonAsync(new Uri("/api/v1/auth/login", UriKind.Relative), new { email = "someone@example.com", password = "a long enough password" });
 
@@ -32,7 +26,7 @@ public sealed class DatabaseUnavailableTests(TestDatabase database)
     [Fact]
     public async Task A_signed_in_request_whose_session_cannot_be_checked_gets_503_not_401()
     {
-        await using var api = Unreachable();
+        await using var api = ApiFactory.WithUnreachablePostgres(database);
         var token = api.Services.GetRequiredService<AccessTokens>().Issue(Guid.NewGuid(), Roles.User, Guid.NewGuid()).Token;
 
         var response = await api.CreateClient().SendAsync(HttpMethod.Get.Authorized("/api/v1/auth/me", token));

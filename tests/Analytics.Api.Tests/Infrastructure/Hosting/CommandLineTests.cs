@@ -69,7 +69,7 @@ public sealed class CommandLineTests(TestDatabase database)
         var (exitCode, _, error) = await RunApiAsync(
             new Dictionary<string, string>
             {
-                ["ConnectionStrings__Postgres"] = "Host=127.0.0.1;Port=1;Username=postgres;Timeout=2",
+                ["ConnectionStrings__Postgres"] = ApiFactory.UnreachablePostgres,
                 ["Jwt__SigningKey"] = ApiFactory.SigningKey,
                 ["ASPNETCORE_URLS"] = "http://127.0.0.1:0",
             });
