@@ -31,13 +31,13 @@ internal sealed partial class ProblemExceptionHandler(IProblemDetailsService pro
                 Title = "Events could not be stored.",
                 Detail = "The event store is unavailable right now; nothing was stored. Retry with the same event ids.",
             },
-            _ when DatabaseUnavailable.IsCause(exception) => Unavailable(exception, httpContext.Request),
+            _ when DatabaseUnavailable.IsCause(exception) => Unavailable(exception, httpContext),
             _ => null,
         };
 
         if (problem is null)
         {
-            LogUnexpected(exception, httpContext.Request.Method, httpContext.Request.Path);
+            LogUnexpected(exception, httpContext.Request.Method, httpContext.Request.Path, TraceId(httpContext));
             problem = new ProblemDetails
             {
                 Status = StatusCodes.Status500InternalServerError,
@@ -61,11 +61,15 @@ internal sealed partial class ProblemExceptionHandler(IProblemDetailsService pro
         });
     }
 
-    private ProblemDetails Unavailable(Exception exception, HttpRequest request)
+    private ProblemDetails Unavailable(Exception exception, HttpContext http)
     {
-        LogDatabaseUnavailable(exception, request.Method, request.Path);
+        LogDatabaseUnavailable(exception, http.Request.Method, http.Request.Path, TraceId(http));
         return DatabaseUnavailable.Problem();
     }
+
+    // The id the ProblemDetails body carries as traceId (ASP.NET Core's own choice): the logged error names it too,
+    // so a client quoting it finds the one line (the console logger writes no scopes by default).
+    private static string TraceId(HttpContext http) => System.Diagnostics.Activity.Current?.Id ?? http.TraceIdentifier;
 
     private static HttpValidationProblemDetails Validation(ValidationException exception)
     {
@@ -97,9 +101,9 @@ internal sealed partial class ProblemExceptionHandler(IProblemDetailsService pro
             ? $"The value at '{path}' has the wrong type or format."
             : exception.Path is { Length: > 1 } at ? $"Malformed JSON near '{at}' (line {exception.LineNumber + 1}, byte {exception.BytePositionInLine + 1})." : $"Malformed JSON at line {exception.LineNumber + 1}, byte {exception.BytePositionInLine + 1}.";
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "The database could not serve {Method} {Path}; answered 503")]
-    private partial void LogDatabaseUnavailable(Exception exception, string method, string path);
+    [LoggerMessage(Level = LogLevel.Error, Message = "The database could not serve {Method} {Path} (traceId {TraceId}); answered 503")]
+    private partial void LogDatabaseUnavailable(Exception exception, string method, string path, string traceId);
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "Unhandled exception for {Method} {Path}")]
-    private partial void LogUnexpected(Exception exception, string method, string path);
+    [LoggerMessage(Level = LogLevel.Error, Message = "Unhandled exception for {Method} {Path} (traceId {TraceId})")]
+    private partial void LogUnexpected(Exception exception, string method, string path, string traceId);
 }

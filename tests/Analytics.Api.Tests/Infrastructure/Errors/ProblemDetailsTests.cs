@@ -10,6 +10,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.AspNetCore.TestHost;
+using Microsoft.Extensions.Logging;
 
 namespace Analytics.Api.Tests.Infrastructure.Errors;
 
@@ -21,6 +22,7 @@ public sealed class ProblemDetailsTests : IAsyncDisposable
 {
     private readonly WebApplication _app;
     private readonly HttpClient _client;
+    private readonly CapturingLoggerProvider _logs = new();
 
     public ProblemDetailsTests()
     {
@@ -28,6 +30,7 @@ public sealed class ProblemDetailsTests : IAsyncDisposable
         builder.WebHost.UseTestServer();
         builder.Configuration["Api:MaxRequestBodyBytes"] = "1024";
         builder.AddHttpApi();
+        builder.Logging.AddProvider(_logs);
         builder.Services.AddPipeline(typeof(Probe).Assembly);
         _app = builder.Build();
         _app.UseHttpApi();
@@ -126,6 +129,17 @@ public sealed class ProblemDetailsTests : IAsyncDisposable
         text.ShouldNotContain("secret internals");
         text.ShouldNotContain("InvalidOperationException");
         text.ShouldNotContain(" at ");
+    }
+
+    [Fact]
+    public async Task The_traceId_of_a_500_names_its_logged_error()
+    {
+        var response = await _client.PostAsJsonAsync(new Uri("/probe", UriKind.Relative), new { name = "boom" });
+
+        var traceId = (await response.ShouldBeProblemAsync(HttpStatusCode.InternalServerError)).GetProperty("traceId").GetString()!;
+        var logged = _logs.Lines.Where(l => l.Contains("Unhandled exception for POST /probe", StringComparison.Ordinal)).ShouldHaveSingleItem();
+        logged.ShouldContain($"(traceId {traceId})");
+        logged.ShouldContain("secret internals");
     }
 
     [Fact]
