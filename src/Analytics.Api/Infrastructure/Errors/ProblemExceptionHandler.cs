@@ -7,7 +7,8 @@ namespace Analytics.Api.Infrastructure.Errors;
 
 /// <summary>
 /// Turns every exception that escapes an endpoint into a ProblemDetails: validation failures into a 400
-/// with field errors, bad requests (malformed JSON, wrong content type, oversized body) into their 4xx, a database
+/// with field errors, bad requests (malformed JSON, wrong content type, oversized body) and values PostgreSQL refuses
+/// (<see cref="UnstorableValue"/>) into their 4xx, a database
 /// that could not serve the request into a 503 with Retry-After (<see cref="DatabaseUnavailable"/>), and anything
 /// else into a 500 that carries only the trace id.
 /// </summary>
@@ -32,6 +33,7 @@ internal sealed partial class ProblemExceptionHandler(IProblemDetailsService pro
                 Detail = "The event store is unavailable right now; nothing was stored. Retry with the same event ids.",
             },
             _ when DatabaseUnavailable.IsCause(exception) => Unavailable(exception, httpContext),
+            _ when UnstorableValue.Cause(exception) is { } refused => UnstorableValue.Problem(refused),
             _ => null,
         };
 

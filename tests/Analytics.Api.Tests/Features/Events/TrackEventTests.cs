@@ -148,6 +148,71 @@ public sealed class TrackEventTests(TestDatabase database) : IAsyncDisposable
     }
 
     [Fact]
+    public async Task A_nul_character_is_refused_with_reasons_and_fails_no_other_event()
+    {
+        var (client, _, key) = await AppAsync();
+
+        var single = await client.SendAsync(HttpMethod.Post.Authorized("/api/v1/events", key, new
+        {
+            type = "custom",
+            name = "checkout",
+            url = "https://app.example/\u0000",
+            sessionId = "s\u0000",
+            properties = new Dictionary<string, object> { ["plan\u0000"] = "pro", ["note"] = "a\u0000b" },
+        }));
+        var errors = (await single.ShouldBeProblemAsync(HttpStatusCode.BadRequest)).GetProperty("errors");
+        errors.GetProperty("url")[0].GetString()!.ShouldContain("NUL");
+        errors.GetProperty("sessionId")[0].GetString()!.ShouldContain("NUL");
+        errors.GetProperty("properties").GetArrayLength().ShouldBe(2);
+
+        var goodId = Guid.NewGuid();
+        var batch = await client.SendAsync(HttpMethod.Post.Authorized("/api/v1/events/batch", key, new
+        {
+            events = new object[]
+            {
+                new { id = goodId, type = "page_view", url = "https://app.example/" },
+                new { type = "page_view", referrer = "\u0000" },
+            },
+        }));
+        batch.StatusCode.ShouldBe(HttpStatusCode.Accepted);
+        var items = (await batch.JsonAsync()).GetProperty("items");
+        items[0].GetProperty("status").GetString().ShouldBe("accepted");
+        items[1].GetProperty("status").GetString().ShouldBe("rejected");
+        items[1].GetProperty("errors").GetProperty("referrer")[0].GetString()!.ShouldContain("NUL");
+        (await database.ScalarAsync<long>("select count(*) from events where id = @goodId", new { goodId })).ShouldBe(1);
+    }
+
+    [Fact]
+    public async Task Property_values_postgresql_cannot_store_fail_only_the_event_that_sent_them()
+    {
+        var (client, user, _) = await AppAsync();
+        HttpRequestMessage Raw(string json)
+        {
+            var request = HttpMethod.Post.Authorized("/api/v1/events", user.AccessToken);
+            request.Content = new StringContent(json, System.Text.Encoding.UTF8, "application/json");
+            return request;
+        }
+
+        var infinite = await client.SendAsync(Raw("""{"type":"page_view","properties":{"big":1e400}}"""));
+        (await infinite.ShouldBeProblemAsync(HttpStatusCode.BadRequest)).GetProperty("errors").GetProperty("properties")[0].GetString()!.ShouldContain("double");
+        var surrogate = await client.SendAsync(Raw("""{"type":"page_view","properties":{"k":"\ud800"}}"""));
+        (await surrogate.ShouldBeProblemAsync(HttpStatusCode.BadRequest)).GetProperty("errors").GetProperty("properties")[0].GetString()!.ShouldContain("Unicode");
+
+        // A double reads this as 0, PostgreSQL's numeric refuses it: only the database can tell, inside a group commit
+        // that the other senders' events share.
+        var tiny = "0." + new string('0', 20_000) + "1";
+        var ids = Enumerable.Range(0, 24).Select(_ => Guid.NewGuid()).ToArray();
+        var responses = await Task.WhenAll(ids.Select((id, i) => client.SendAsync(Raw(
+            i == 12 ? $$$"""{"id":"{{{id}}}","type":"custom","name":"tiny","properties":{"n":{{{tiny}}}}}""" : $$"""{"id":"{{id}}","type":"page_view"}"""))));
+
+        var refused = await responses[12].ShouldBeProblemAsync(HttpStatusCode.BadRequest);
+        refused.GetProperty("title").GetString().ShouldBe("A value could not be stored.");
+        refused.GetProperty("detail").GetString()!.ShouldContain("numeric");
+        responses.Where((_, i) => i != 12).ShouldAllBe(r => r.StatusCode == HttpStatusCode.Accepted);
+        (await database.ScalarAsync<long>("select count(*) from events where id = any(@ids)", new { ids })).ShouldBe(23);
+    }
+
+    [Fact]
     public async Task Without_credentials_it_is_401()
     {
         await (await _api.CreateClient().PostAsync(new Uri("/api/v1/events", UriKind.Relative), new StringContent("""{"type":"page_view"}""", System.Text.Encoding.UTF8, "application/json")))

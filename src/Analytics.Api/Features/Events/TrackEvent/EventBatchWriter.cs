@@ -2,6 +2,7 @@ using System.Net;
 using System.Text.Json;
 using System.Threading.Channels;
 using Analytics.Api.Infrastructure.Database;
+using Analytics.Api.Infrastructure.Errors;
 using Analytics.Api.Infrastructure.Messaging;
 using Dapper;
 using Microsoft.Extensions.Options;
@@ -208,12 +209,29 @@ public sealed partial class EventBatchWriter : BackgroundService
         {
             stored = await InsertAsync(batch, now);
         }
-        catch (Exception ex) when (ex is NpgsqlException or TimeoutException or InvalidOperationException)
+        catch (Exception ex) when (batch.Count > 1 && UnstorableValue.Cause(ex) is not null)
         {
-            LogCommitFailed(ex, batch.Count);
+            // A value that PostgreSQL refuses fails the group's one COPY, and with it every request in the group: store
+            // each request on its own instead, so that only the one that sent the value fails (400), and the others
+            // are committed and acknowledged in order.
             foreach (var item in batch)
             {
-                item.Done.TrySetException(new EventStoreUnavailableException(ex));
+                previous = await CommitAsync([item], previous);
+            }
+
+            return previous;
+        }
+        catch (Exception ex) when (ex is NpgsqlException or TimeoutException or InvalidOperationException)
+        {
+            var refused = UnstorableValue.Cause(ex);
+            if (refused is null)
+            {
+                LogCommitFailed(ex, batch.Count);
+            }
+
+            foreach (var item in batch)
+            {
+                item.Done.TrySetException(refused ?? (Exception)new EventStoreUnavailableException(ex));
             }
 
             return previous;

@@ -113,24 +113,18 @@ public static class TrackEvent
                 Fail(nameof(e.OccurredAt), "occurredAt must not be more than 1 year in the past.");
             }
 
-            if (e.Url?.Length > MaxUrlLength)
+            foreach (var (property, value, maxLength) in (ReadOnlySpan<(string, string?, int)>)[
+                (nameof(e.Url), e.Url, MaxUrlLength), (nameof(e.Referrer), e.Referrer, MaxUrlLength),
+                (nameof(e.SessionId), e.SessionId, MaxIdLength), (nameof(e.ExternalUserId), e.ExternalUserId, MaxIdLength)])
             {
-                Fail(nameof(e.Url), $"Url must have at most {MaxUrlLength} characters.");
-            }
-
-            if (e.Referrer?.Length > MaxUrlLength)
-            {
-                Fail(nameof(e.Referrer), $"Referrer must have at most {MaxUrlLength} characters.");
-            }
-
-            if (e.SessionId?.Length > MaxIdLength)
-            {
-                Fail(nameof(e.SessionId), $"SessionId must have at most {MaxIdLength} characters.");
-            }
-
-            if (e.ExternalUserId?.Length > MaxIdLength)
-            {
-                Fail(nameof(e.ExternalUserId), $"ExternalUserId must have at most {MaxIdLength} characters.");
+                if (value?.Length > maxLength)
+                {
+                    Fail(property, $"{property} must have at most {maxLength} characters.");
+                }
+                else if (HasNul(value))
+                {
+                    Fail(property, NulRefused(property));
+                }
             }
 
             if (e.ExternalUserId is not null && e.Caller is { ApiKeyId: null })
@@ -145,6 +139,10 @@ public static class TrackEvent
                 if (value?.Length > IdentityRules.MaxUtmLength)
                 {
                     Fail(property, IdentityRules.UtmTooLong(JsonNamingPolicy.CamelCase.ConvertName(property)));
+                }
+                else if (HasNul(value))
+                {
+                    Fail(property, NulRefused(property));
                 }
             }
 
@@ -164,18 +162,55 @@ public static class TrackEvent
                 {
                     Fail(nameof(e.Properties), $"Property keys must have 1 to {limits.MaxPropertyKeyLength} characters ('{key[..Math.Min(key.Length, limits.MaxPropertyKeyLength)]}...').");
                 }
+                else if (HasNul(key))
+                {
+                    Fail(nameof(e.Properties), "Property keys must not contain the NUL character (U+0000): PostgreSQL cannot store it.");
+                }
                 else if (value.ValueKind is JsonValueKind.Object or JsonValueKind.Array)
                 {
                     Fail(nameof(e.Properties), $"Property '{key}' must be a string, number, boolean or null: properties are flat.");
                 }
-                else if (value.ValueKind == JsonValueKind.String && value.GetString()!.Length > limits.MaxPropertyValueLength)
+                else if (value.ValueKind == JsonValueKind.String)
                 {
-                    Fail(nameof(e.Properties), $"Property '{key}' must have at most {limits.MaxPropertyValueLength} characters.");
+                    if (TextOf(value) is not { } text)
+                    {
+                        Fail(nameof(e.Properties), $"Property '{key}' must be valid Unicode text (it holds an unpaired surrogate escape).");
+                    }
+                    else if (text.Length > limits.MaxPropertyValueLength)
+                    {
+                        Fail(nameof(e.Properties), $"Property '{key}' must have at most {limits.MaxPropertyValueLength} characters.");
+                    }
+                    else if (HasNul(text))
+                    {
+                        Fail(nameof(e.Properties), $"Property '{key}' must not contain the NUL character (U+0000): PostgreSQL cannot store it.");
+                    }
+                }
+                else if (value.ValueKind == JsonValueKind.Number && !(value.TryGetDouble(out var number) && double.IsFinite(number)))
+                {
+                    Fail(nameof(e.Properties), $"Property '{key}' must be a number within a double's range (about ±1.7e308).");
                 }
             }
 
             return failures;
         }
+
+        // JsonElement checks a string's escapes only when it is read: an unpaired surrogate ("\ud800") throws there.
+        private static string? TextOf(JsonElement value)
+        {
+            try
+            {
+                return value.GetString();
+            }
+            catch (InvalidOperationException)
+            {
+                return null;
+            }
+        }
+
+        // PostgreSQL's text and jsonb cannot hold U+0000: one such event in a group commit would fail the whole group.
+        private static bool HasNul(string? value) => value is not null && value.Contains('\0', StringComparison.Ordinal);
+
+        private static string NulRefused(string property) => $"{property} must not contain the NUL character (U+0000): PostgreSQL cannot store it.";
     }
 
     internal sealed class BatchValidator : AbstractValidator<Batch>
