@@ -58,6 +58,29 @@ public sealed class ApiKeysTests(TestDatabase database) : IAsyncDisposable
     }
 
     [Fact]
+    public async Task The_keys_of_a_disabled_account_stop_working_and_work_again_when_it_is_enabled()
+    {
+        var client = _api.CreateClient();
+        var admin = await client.SignUpAdminAsync(database);
+        var user = await client.SignUpAsync(database);
+        var key = (await (await client.SendAsync(HttpMethod.Post.Authorized("/api/v1/api-keys", user.AccessToken, new { name = "app" }))).JsonAsync()).GetProperty("key").GetString()!;
+
+        (await client.SendAsync(HttpMethod.Patch.Authorized($"/api/v1/admin/users/{user.UserId}", admin.AccessToken, new { status = "disabled" }))).StatusCode.ShouldBe(HttpStatusCode.OK);
+        var refused = await client.SendAsync(HttpMethod.Post.Authorized("/api/v1/events", key, new { type = "page_view" }));
+        (await refused.ShouldBeProblemAsync(HttpStatusCode.Unauthorized)).GetProperty("detail").GetString()!.ShouldContain("disabled");
+
+        (await client.SendAsync(HttpMethod.Patch.Authorized($"/api/v1/admin/users/{user.UserId}", admin.AccessToken, new { status = "active" }))).StatusCode.ShouldBe(HttpStatusCode.OK);
+        HttpStatusCode status = HttpStatusCode.Unauthorized;
+        for (var i = 0; i < 30 && status != HttpStatusCode.Accepted; i++)
+        {
+            await Task.Delay(250);
+            status = (await client.SendAsync(HttpMethod.Post.Authorized("/api/v1/events", key, new { type = "page_view" }))).StatusCode;
+        }
+
+        status.ShouldBe(HttpStatusCode.Accepted);
+    }
+
+    [Fact]
     public async Task Malformed_or_unknown_keys_are_401_with_a_problem_body()
     {
         var client = _api.CreateClient();

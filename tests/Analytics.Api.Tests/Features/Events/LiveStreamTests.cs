@@ -224,6 +224,39 @@ public sealed class LiveStreamTests(TestDatabase database) : IAsyncDisposable
             .Message.ShouldContain("401");
     }
 
+    [Fact]
+    public async Task Streams_end_when_the_viewers_access_ends_and_only_theirs()
+    {
+        await using var api = new ApiFactory(database, new Dictionary<string, string?> { ["Events:LivePresenceInterval"] = "00:00:00.200" });
+        var client = api.CreateClient();
+        var (admin, otherAdmin, user) = (await client.SignUpAdminAsync(database), await client.SignUpAdminAsync(database), await client.SignUpAsync(database));
+        var created = await (await client.SendAsync(HttpMethod.Post.Authorized("/api/v1/api-keys", user.AccessToken, new { name = "stream" }))).JsonAsync();
+        var key = created.GetProperty("key").GetString()!;
+        await using var adminStream = await SseSubscriber.OpenAsync(client, "/api/v1/events/stream", admin.AccessToken);
+        await using var userStream = await SseSubscriber.OpenAsync(client, "/api/v1/events/stream", user.AccessToken);
+        await using var keyStream = await SseSubscriber.OpenAsync(client, "/api/v1/events/stream", key);
+        await using var userHub = await HubClient.ConnectAsync(api, $"access_token={Uri.EscapeDataString(user.AccessToken)}");
+        await using var stays = await SseSubscriber.OpenAsync(client, "/api/v1/events/stream", otherAdmin.AccessToken);
+
+        // Demoted: the admin's stream showed everyone's events.
+        (await client.SendAsync(HttpMethod.Patch.Authorized($"/api/v1/admin/users/{admin.UserId}", otherAdmin.AccessToken, new { role = "user" }))).StatusCode.ShouldBe(HttpStatusCode.OK);
+        await adminStream.EndAsync().WaitAsync(Patience);
+
+        // Signed out: the SSE stream and the hub connection of that session.
+        (await client.SendAsync(HttpMethod.Post.Authorized("/api/v1/auth/logout", user.AccessToken))).StatusCode.ShouldBe(HttpStatusCode.NoContent);
+        await userStream.EndAsync().WaitAsync(Patience);
+        await userHub.ClosedAsync().WaitAsync(Patience);
+
+        // The key revoked (its owner's sign-out does not end it: a key is not a session).
+        var signedInAgain = (await (await client.LoginAsync(user.Email)).JsonAsync()).GetProperty("accessToken").GetString()!;
+        (await client.SendAsync(HttpMethod.Delete.Authorized($"/api/v1/api-keys/{created.GetProperty("id").GetGuid()}", signedInAgain))).IsSuccessStatusCode.ShouldBeTrue();
+        await keyStream.EndAsync().WaitAsync(Patience);
+
+        var id = Guid.NewGuid();
+        await PostAsync(client, otherAdmin.AccessToken, new { id, type = "page_view" });
+        await stays.ReadUntilAsync(id).WaitAsync(Patience);
+    }
+
     internal static async Task PostAsync(HttpClient client, string credential, object body) =>
         (await client.SendAsync(HttpMethod.Post.Authorized("/api/v1/events", credential, body))).StatusCode.ShouldBe(HttpStatusCode.Accepted);
 
@@ -266,6 +299,14 @@ public sealed class LiveStreamTests(TestDatabase database) : IAsyncDisposable
         }
 
         public async Task<string> ReadLineAsync() => await _reader.ReadLineAsync() ?? throw new EndOfStreamException("The stream ended.");
+
+        /// <summary>Completes when the server ends the stream (whatever it still sends before).</summary>
+        public async Task EndAsync()
+        {
+            while (await _reader.ReadLineAsync() is not null)
+            {
+            }
+        }
 
         /// <summary>Every event read, up to and including the one with <paramref name="id"/>.</summary>
         public Task<List<JsonElement>> ReadUntilAsync(Guid id) => ReadUntilAllAsync(id);
@@ -341,6 +382,21 @@ public sealed class LiveStreamTests(TestDatabase database) : IAsyncDisposable
             return client;
         }
 
+        /// <summary>Completes when the server closes the connection (a close message, or the socket closed).</summary>
+        public async Task ClosedAsync()
+        {
+            try
+            {
+                while (JsonDocument.Parse(await NextRecordAsync()).RootElement.GetProperty("type").GetInt32() != 7)
+                {
+                }
+            }
+            catch (Exception ex) when (ex is EndOfStreamException or WebSocketException or IOException)
+            {
+                // Closed without a close message.
+            }
+        }
+
         public Task InvokeAsync(string invocationId, string target, object argument) =>
             SendRecordAsync(JsonSerializer.Serialize(new { type = 1, invocationId, target, arguments = new[] { argument } }));
 
@@ -399,9 +455,16 @@ public sealed class LiveStreamTests(TestDatabase database) : IAsyncDisposable
 
         public async ValueTask DisposeAsync()
         {
-            if (_socket.State == WebSocketState.Open)
+            try
             {
-                await _socket.CloseAsync(WebSocketCloseStatus.NormalClosure, null, CancellationToken.None).WaitAsync(Patience);
+                if (_socket.State == WebSocketState.Open)
+                {
+                    await _socket.CloseAsync(WebSocketCloseStatus.NormalClosure, null, CancellationToken.None).WaitAsync(Patience);
+                }
+            }
+            catch (Exception ex) when (ex is IOException or WebSocketException or ObjectDisposedException)
+            {
+                // The server closed it first.
             }
 
             _socket.Dispose();

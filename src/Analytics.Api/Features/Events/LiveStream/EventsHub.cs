@@ -35,7 +35,7 @@ public sealed class EventsHub(IMediator mediator, TrackEvent.TrackEvent.Intake i
         LiveSubscription subscription;
         try
         {
-            subscription = await mediator.Send(new LiveStream.Query(query?["type"], query?["name"]) { Caller = Caller.From(Context.User!) }, Context.ConnectionAborted);
+            subscription = await mediator.Send(LiveStream.Query.For(query?["type"], query?["name"], Context.User!), Context.ConnectionAborted);
         }
         catch (ValidationException ex)
         {
@@ -45,7 +45,7 @@ public sealed class EventsHub(IMediator mediator, TrackEvent.TrackEvent.Intake i
         Context.Items[SubscriptionKey] = subscription;
         // Sent before the relay starts, so it comes before any event.
         await Clients.Caller.SendAsync("subscribed", subscription.Filter, Context.ConnectionAborted);
-        Context.Items[RelayKey] = RelayAsync(hub.Clients.Client(Context.ConnectionId), subscription);
+        Context.Items[RelayKey] = RelayAsync(hub.Clients.Client(Context.ConnectionId), subscription, Context);
     }
 
     public override async Task OnDisconnectedAsync(Exception? exception)
@@ -90,12 +90,16 @@ public sealed class EventsHub(IMediator mediator, TrackEvent.TrackEvent.Intake i
     }
 
     // A hub connection's events go out through the hub context: the hub instance lives for one call only.
-    private static async Task RelayAsync(IClientProxy client, LiveSubscription subscription)
+    // When the subscription ends without the client leaving (its access ended, the node stops), so does the connection:
+    // it authenticated once, and newEvent must not outlive that either.
+    private static async Task RelayAsync(IClientProxy client, LiveSubscription subscription, HubCallerContext connection)
     {
         await foreach (var message in subscription.Messages.ReadAllAsync())
         {
             await client.SendAsync(message.Name, message.Payload);
         }
+
+        connection.Abort();
     }
 
     // Hub errors carry only a message: the ValidationProblem's field errors, in one line.

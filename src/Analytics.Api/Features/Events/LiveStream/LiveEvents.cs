@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Threading.Channels;
 using Analytics.Api.Features.Reports.Alerts;
 using Analytics.Api.Infrastructure.Auth;
+using Analytics.Api.Infrastructure.Auth.ApiKeys;
 using Analytics.Api.Infrastructure.Messaging;
 using Microsoft.Extensions.Options;
 
@@ -18,8 +19,12 @@ namespace Analytics.Api.Features.Events.LiveStream;
 /// on the bus when one subscribes and every <see cref="EventsOptions.LivePresenceInterval"/>; nodes publish their
 /// committed events while they have heard so within three intervals (and for three intervals after they start, before
 /// they could have heard anyone).
+/// A stream authenticates once, when it opens: every <see cref="EventsOptions.LivePresenceInterval"/> each subscriber's
+/// access is checked again (the session still live, same user and role; the API key not revoked, its owner active),
+/// and the streams of those who lost it end, so a signed-out, revoked, disabled or demoted viewer stops seeing events.
 /// </summary>
-public sealed partial class LiveEvents(IEventBus bus, IHostApplicationLifetime lifetime, IOptions<EventsOptions> options, TimeProvider clock, ILogger<LiveEvents> logger)
+public sealed partial class LiveEvents(
+    IEventBus bus, SessionGate sessions, ApiKeyDirectory keys, IHostApplicationLifetime lifetime, IOptions<EventsOptions> options, TimeProvider clock, ILogger<LiveEvents> logger)
     : IHostedService, ILiveAudience
 {
     /// <summary>The bus topic of "a node has live subscribers".</summary>
@@ -40,20 +45,21 @@ public sealed partial class LiveEvents(IEventBus bus, IHostApplicationLifetime l
     public bool AnyoneWatching => !Volatile.Read(ref _audiences).IsEmpty || clock.GetUtcNow().UtcTicks < Interlocked.Read(ref _watchedUntilTicks);
 
     /// <summary>
-    /// Subscribes <paramref name="viewer"/> to the events it may see that match <paramref name="filter"/>; dispose to
-    /// leave. Completes once every node has been told that someone watches.
+    /// Subscribes <paramref name="viewer"/> (signed in as <paramref name="user"/>, or by API key when that is null) to
+    /// the events it may see that match <paramref name="filter"/>; dispose to leave. Completes once every node has been
+    /// told that someone watches.
     /// </summary>
-    public async Task<LiveSubscription> SubscribeAsync(Caller viewer, LiveFilter filter)
+    public async Task<LiveSubscription> SubscribeAsync(Caller viewer, CurrentUser? user, LiveFilter filter)
     {
-        var subscription = Subscribe(viewer, filter);
+        var subscription = Subscribe(viewer, user, filter);
         await AnnounceAsync();
         return subscription;
     }
 
-    private LiveSubscription Subscribe(Caller viewer, LiveFilter filter)
+    private LiveSubscription Subscribe(Caller viewer, CurrentUser? user, LiveFilter filter)
     {
         ArgumentNullException.ThrowIfNull(viewer);
-        var subscription = new LiveSubscription(this, Audience.Of(viewer), filter, options.Value.LiveBufferSize);
+        var subscription = new LiveSubscription(this, Audience.Of(viewer), filter, options.Value.LiveBufferSize) { Viewer = viewer, User = user };
         lock (_gate)
         {
             if (_stopping)
@@ -79,7 +85,7 @@ public sealed partial class LiveEvents(IEventBus bus, IHostApplicationLifetime l
             return Task.CompletedTask;
         });
         Heard();
-        _heartbeat = clock.CreateTimer(_ => _ = AnnounceIfWatchingAsync(), null, options.Value.LivePresenceInterval, options.Value.LivePresenceInterval);
+        _heartbeat = clock.CreateTimer(_ => _ = OnIntervalAsync(), null, options.Value.LivePresenceInterval, options.Value.LivePresenceInterval);
         // Open streams would hold a graceful shutdown until its timeout; ending them lets their requests complete.
         _onStopping = lifetime.ApplicationStopping.Register(EndAll);
         return Task.CompletedTask;
@@ -113,7 +119,44 @@ public sealed partial class LiveEvents(IEventBus bus, IHostApplicationLifetime l
 
     private void Heard() => Interlocked.Exchange(ref _watchedUntilTicks, (clock.GetUtcNow() + Hold).UtcTicks);
 
-    private Task AnnounceIfWatchingAsync() => Volatile.Read(ref _audiences).IsEmpty ? Task.CompletedTask : AnnounceAsync();
+    private async Task OnIntervalAsync()
+    {
+        if (!Volatile.Read(ref _audiences).IsEmpty)
+        {
+            await AnnounceAsync();
+            await EndThoseWithoutAccessAsync();
+        }
+    }
+
+    // One check per subscriber (each node keeps its own copy of the answers for a few seconds). When the check itself
+    // fails (PostgreSQL or Redis unreachable) the stream stays open and is checked again at the next interval.
+    private async Task EndThoseWithoutAccessAsync()
+    {
+        foreach (var subscription in Volatile.Read(ref _audiences).Values.SelectMany(s => s))
+        {
+            bool allowed;
+            try
+            {
+                allowed = subscription.User is { } user
+                    ? await sessions.WhyRejectedAsync(user, CancellationToken.None) is null
+                    : subscription.Viewer.ApiKeyId is not { } keyId || await keys.IsLiveAsync(keyId, CancellationToken.None);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                LogRecheckFailed(ex);
+                continue;
+            }
+
+            if (!allowed)
+            {
+                Remove(subscription);
+                subscription.Complete();
+            }
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Checking the access of live subscribers failed; their streams stay open until the next check")]
+    private partial void LogRecheckFailed(Exception exception);
 
     // Best effort, like the bus: when it fails, other nodes may skip publishing to this node's subscribers until a
     // heartbeat gets through.
@@ -225,7 +268,12 @@ public sealed class LiveSubscription : IDisposable
 
     public LiveFilter Filter { get; }
 
-    /// <summary>Completes when the subscription ends.</summary>
+    /// <summary>Who subscribed; <see cref="User"/> when signed in (its session is checked again), else an API key.</summary>
+    internal Caller Viewer { get; init; } = null!;
+
+    internal CurrentUser? User { get; init; }
+
+    /// <summary>Completes when the subscription ends: left, the node stopping, or the viewer's access ended.</summary>
     public ChannelReader<LiveMessage> Messages => _messages.Reader;
 
     internal Audience Audience { get; }

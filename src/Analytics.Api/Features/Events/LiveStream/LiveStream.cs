@@ -19,6 +19,12 @@ public static class LiveStream
     public sealed record Query(string? Type, string? Name) : IRequest<LiveSubscription>
     {
         internal Caller Caller { get; init; } = null!;
+
+        /// <summary>The signed-in user (null for an API key), whose session the stream checks again while open.</summary>
+        internal CurrentUser? User { get; init; }
+
+        internal static Query For(string? type, string? name, System.Security.Claims.ClaimsPrincipal principal) =>
+            new(type, name) { Caller = Caller.From(principal), User = CurrentUser.From(principal) };
     }
 
     internal sealed class Validator : AbstractValidator<Query>
@@ -38,7 +44,7 @@ public static class LiveStream
         {
             EventType? type = LiveFilter.TryParseType(request.Type ?? "", out var parsed) ? parsed : null;
             var name = string.IsNullOrWhiteSpace(request.Name) ? null : request.Name.Trim();
-            return live.SubscribeAsync(request.Caller, new LiveFilter(type, name));
+            return live.SubscribeAsync(request.Caller, request.User, new LiveFilter(type, name));
         }
     }
 
@@ -52,7 +58,9 @@ public static class LiveStream
                 the JSON of the event as `data`, and a `: keep-alive` comment after 15 s of silence. Admins also get each
                 newly opened failed-login alert as `event: alert` (whatever the filter). A subscriber that
                 reads too slowly skips the oldest of more than 1,000 buffered events. Browsers' EventSource cannot send
-                headers: this endpoint also takes `access_token=<JWT>` or `api_key=<key>` in the query string.
+                headers: this endpoint also takes `access_token=<JWT>` or `api_key=<key>` in the query string. The stream
+                ends within 5 s of the caller losing access (signed out, session revoked, role changed, account disabled,
+                API key revoked); reconnect with a fresh token.
                 """)
             .WithMetadata(new CredentialsInQueryAttribute())
             .Produces<string>(StatusCodes.Status200OK, EventStreamResponse.ContentType)
@@ -60,5 +68,5 @@ public static class LiveStream
             .RequireUserOrApiKey();
 
     private static async Task<EventStreamResponse> Stream([FromQuery] string? type, [FromQuery] string? name, IMediator mediator, HttpContext http, CancellationToken ct) =>
-        new(await mediator.Send(new Query(type, name) { Caller = Caller.From(http.User) }, ct));
+        new(await mediator.Send(Query.For(type, name, http.User), ct));
 }

@@ -80,7 +80,7 @@ public sealed class ApiKeyAuthenticationHandler(
 
         if (record.Revoked)
         {
-            return AuthenticateResult.Fail("The API key has been revoked.");
+            return AuthenticateResult.Fail("The API key has been revoked, or its owner's account is disabled.");
         }
 
         await directory.TouchAsync(record.Id, Context.RequestAborted);

@@ -10,17 +10,23 @@ public sealed record ApiKeyRecord(Guid Id, Guid OwnerId, byte[] SecretHash, bool
 
 /// <summary>
 /// Key lookups for every ingestion request. Each node caches a key for at most <see cref="CacheFor"/>, so a
-/// revoked key stops working within that time everywhere without any cross-node message. "Last used" is
-/// written at most once a minute per key and node.
+/// revoked key (or the key of a disabled account) stops working within that time everywhere without any cross-node
+/// message. "Last used" is written at most once a minute per key and node.
 /// </summary>
 public sealed class ApiKeyDirectory(NpgsqlDataSource db, TimeProvider clock) : IDisposable
 {
     public static readonly TimeSpan CacheFor = TimeSpan.FromSeconds(5);
     private static readonly TimeSpan TouchEvery = TimeSpan.FromMinutes(1);
 
+    // A key stops working with its owner's account: revoked, or its owner no longer active (disabled).
     private const string FindSql = """
-        select id as Id, user_id as OwnerId, secret_hash as SecretHash, revoked_at is not null as Revoked
-        from api_keys where public_id = @PublicId
+        select k.id as Id, k.user_id as OwnerId, k.secret_hash as SecretHash, (k.revoked_at is not null or u.status <> 'active') as Revoked
+        from api_keys k join users u on u.id = k.user_id where k.public_id = @PublicId
+        """;
+
+    private const string LiveSql = """
+        select k.revoked_at is null and u.status = 'active'
+        from api_keys k join users u on u.id = k.user_id where k.id = @Id
         """;
 
     private const string TouchSql = """
@@ -46,6 +52,26 @@ public sealed class ApiKeyDirectory(NpgsqlDataSource db, TimeProvider clock) : I
         // Unknown ids are cached too, so a flood of made-up keys does not reach the database each time.
         _cache.Set(publicId, record, new MemoryCacheEntryOptions { AbsoluteExpirationRelativeToNow = CacheFor, Size = 1 });
         return record;
+    }
+
+    /// <summary>
+    /// Whether the key still works (not revoked, its owner active), as this node saw it at most <see cref="CacheFor"/>
+    /// ago: for open live streams, which authenticated once.
+    /// </summary>
+    public async Task<bool> IsLiveAsync(Guid keyId, CancellationToken ct)
+    {
+        if (_cache.TryGetValue(keyId, out bool live))
+        {
+            return live;
+        }
+
+        await using (var connection = await db.OpenConnectionAsync(ct))
+        {
+            live = await connection.ExecuteScalarAsync<bool?>(new CommandDefinition(LiveSql, new { Id = keyId }, cancellationToken: ct)) ?? false;
+        }
+
+        _cache.Set(keyId, live, new MemoryCacheEntryOptions { AbsoluteExpirationRelativeToNow = CacheFor, Size = 1 });
+        return live;
     }
 
     public async Task TouchAsync(Guid keyId, CancellationToken ct)
