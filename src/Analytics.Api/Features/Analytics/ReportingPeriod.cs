@@ -12,6 +12,15 @@ public readonly record struct ReportingPeriod(DateTimeOffset From, DateTimeOffse
 
     public bool IsWithinLimit => To - From <= TimeSpan.FromDays(MaxDays);
 
+    /// <summary>The earliest and latest instants a period may touch: far from the calendar's ends, so that no edge
+    /// rounded out to a whole hour or day leaves it.</summary>
+    public static readonly DateTimeOffset Earliest = new(1970, 1, 1, 0, 0, 0, TimeSpan.Zero);
+
+    /// <inheritdoc cref="Earliest"/>
+    public static readonly DateTimeOffset Latest = new(3000, 1, 1, 0, 0, 0, TimeSpan.Zero);
+
+    public bool IsInRange => From >= Earliest && To >= Earliest && From <= Latest && To <= Latest;
+
     /// <summary>
     /// The period asked for: a missing end is <paramref name="defaultTo"/>, a missing start is the end minus
     /// <paramref name="defaultSpan"/>. Defaults are whole minutes or days, so repeated reads share a cache entry.
@@ -19,7 +28,9 @@ public readonly record struct ReportingPeriod(DateTimeOffset From, DateTimeOffse
     public static ReportingPeriod Resolve(DateTimeOffset? from, DateTimeOffset? to, DateTimeOffset defaultTo, TimeSpan defaultSpan)
     {
         var end = (to ?? defaultTo).ToUniversalTime();
-        return new ReportingPeriod((from ?? end - defaultSpan).ToUniversalTime(), end);
+        // Near the calendar's start the default span would underflow: such a period is refused (IsInRange) anyway.
+        var start = from ?? (end.UtcTicks - DateTimeOffset.MinValue.UtcTicks >= defaultSpan.Ticks ? end - defaultSpan : DateTimeOffset.MinValue);
+        return new ReportingPeriod(start.ToUniversalTime(), end);
     }
 
     /// <summary>The end of the minute in progress: "now" that stays the same for a minute.</summary>

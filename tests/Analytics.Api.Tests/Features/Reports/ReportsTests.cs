@@ -178,4 +178,31 @@ public sealed class ReportsTests(TestDatabase database) : IAsyncLifetime
         await (await _client.SendAsync(HttpMethod.Post.Authorized($"/api/v1/admin/reports/daily/{DateTime.UtcNow.AddDays(3):yyyy-MM-dd}/run", _admin.AccessToken))).ShouldBeProblemAsync(HttpStatusCode.BadRequest);
         await (await _client.SendAsync(HttpMethod.Get.Authorized("/api/v1/admin/dashboard", _u1.AccessToken))).ShouldBeProblemAsync(HttpStatusCode.Forbidden);
     }
+
+    [Fact]
+    public async Task Today_cannot_be_reported_before_it_is_over_and_dates_at_the_calendars_ends_are_400_not_500()
+    {
+        var today = await (await _client.SendAsync(HttpMethod.Post.Authorized($"/api/v1/admin/reports/daily/{DateTime.UtcNow:yyyy-MM-dd}/run", _admin.AccessToken))).ShouldBeProblemAsync(HttpStatusCode.BadRequest);
+        today.GetProperty("errors").EnumerateObject().First().Value[0].GetString()!.ShouldContain("over");
+        (await Fresh.ScalarAsync<long>("select count(*) from daily_reports where day = @Today", new { Today = DateOnly.FromDateTime(DateTime.UtcNow) })).ShouldBe(0);
+
+        foreach (var path in new[]
+        {
+            "/api/v1/admin/dashboard?to=0001-01-01T00:00:00Z",
+            "/api/v1/admin/dashboard?from=9999-12-25T00:00:00Z&to=9999-12-31T23:00:00Z",
+            "/api/v1/analytics/features?endDate=0001-01-01T00:00:00Z",
+            "/api/v1/analytics/features?startDate=9999-12-31T00:00:00Z&endDate=9999-12-31T23:00:00Z",
+            "/api/v1/usage/top?to=0001-01-01T00:00:00Z",
+            "/api/v1/usage/daily?to=0001-01-01T00:00:00Z",
+            "/api/v1/admin/reports/daily?to=0001-01-01",
+        })
+        {
+            var problem = await (await _client.SendAsync(HttpMethod.Get.Authorized(path, _admin.AccessToken))).ShouldBeProblemAsync(HttpStatusCode.BadRequest);
+            problem.GetProperty("errors").EnumerateObject().First().Value[0].GetString()!.ShouldContain("between 1970-01-01 and 3000-01-01", customMessage: path);
+        }
+
+        // A start after today with no end is a start after the end (the list used to answer it with nothing).
+        var later = await (await _client.SendAsync(HttpMethod.Get.Authorized("/api/v1/admin/reports/daily?from=2999-01-01", _admin.AccessToken))).ShouldBeProblemAsync(HttpStatusCode.BadRequest);
+        later.GetProperty("errors").EnumerateObject().First().Value[0].GetString()!.ShouldContain("after to");
+    }
 }

@@ -1,3 +1,4 @@
+using Analytics.Api.Features.Analytics;
 using System.Text.Json;
 using Analytics.Api.Infrastructure.Caching;
 using Analytics.Api.Infrastructure.OpenApi;
@@ -36,15 +37,29 @@ public static class DailyReport
     internal sealed class GenerateValidator : AbstractValidator<Generate>
     {
         public GenerateValidator(TimeProvider clock) =>
-            RuleFor(g => g.Day).Must(d => d is null || (d <= DateOnly.FromDateTime(clock.GetUtcNow().UtcDateTime) && d >= DateOnly.FromDateTime(clock.GetUtcNow().UtcDateTime).AddYears(-1)))
-                .WithName("date").WithMessage("The date must be within the last year and not in the future.");
+            // Today is not over: a report of it would be partial, and the job would keep it as that day's report.
+            RuleFor(g => g.Day).Must(d => d is null || (d < DateOnly.FromDateTime(clock.GetUtcNow().UtcDateTime) && d >= DateOnly.FromDateTime(clock.GetUtcNow().UtcDateTime).AddYears(-1)))
+                .WithName("date").WithMessage("The date must be a day that is over (UTC): yesterday or earlier, within the last year.");
     }
 
     internal sealed class ListValidator : AbstractValidator<List>
     {
-        public ListValidator() =>
-            RuleFor(l => l).Must(l => l.From is null || l.To is null || (l.From <= l.To && l.To.Value.DayNumber - l.From.Value.DayNumber <= 366))
-                .WithName("from").WithMessage("from must not be after to, and the range may span at most 366 days.");
+        private static readonly DateOnly Earliest = DateOnly.FromDateTime(ReportingPeriod.Earliest.UtcDateTime);
+        private static readonly DateOnly Latest = DateOnly.FromDateTime(ReportingPeriod.Latest.UtcDateTime);
+
+        public ListValidator(TimeProvider clock) =>
+            RuleFor(l => l).Must(l => l.From is not { } from || (from >= Earliest && from <= Latest))
+                .Must(l => l.To is not { } to || (to >= Earliest && to <= Latest))
+                .WithName("from").WithMessage($"from and to must lie between {Earliest:yyyy-MM-dd} and {Latest:yyyy-MM-dd}.")
+                .DependentRules(() => RuleFor(l => l).Must(l => Range(l, clock) is var (from, to) && from <= to && to.DayNumber - from.DayNumber <= 366)
+                    .WithName("from").WithMessage("from must not be after to (today when not sent), and the range may span at most 366 days."));
+    }
+
+    /// <summary>The days a list covers: <c>to</c> defaults to today (UTC), <c>from</c> to 30 days before <c>to</c>.</summary>
+    private static (DateOnly From, DateOnly To) Range(List request, TimeProvider clock)
+    {
+        var to = request.To ?? DateOnly.FromDateTime(clock.GetUtcNow().UtcDateTime);
+        return (request.From ?? to.AddDays(-30), to);
     }
 
     internal sealed class Handler(NpgsqlDataSource db, Rollups.Rollups rollups, ICache cache, TimeProvider clock)
@@ -130,9 +145,7 @@ public static class DailyReport
 
         public async Task<IReadOnlyList<Report>> Handle(List request, CancellationToken cancellationToken)
         {
-            var today = DateOnly.FromDateTime(clock.GetUtcNow().UtcDateTime);
-            var to = request.To ?? today;
-            var from = request.From ?? to.AddDays(-30);
+            var (from, to) = Range(request, clock);
             await using var connection = await db.OpenConnectionAsync(cancellationToken);
             var rows = await connection.QueryAsync<string>(new CommandDefinition(ListSql, new { From = from, To = to }, cancellationToken: cancellationToken));
             return [.. rows.Select(r => JsonSerializer.Deserialize<Report>(r, Json)!)];
@@ -166,7 +179,7 @@ public static class DailyReport
             .ProducesErrors(400, 401, 403, 404);
         admin.MapPost("/reports/daily/{date}/run", RunEndpoint)
             .WithName("RunDailyReport")
-            .WithSummary("Regenerate the report of one UTC day (idempotent).")
+            .WithSummary("Regenerate the report of one UTC day that is over (idempotent; today would be partial: 400).")
             .ProducesErrors(400, 401, 403);
     }
 
