@@ -105,10 +105,16 @@ public static class Login
                     @Now, @Now, @ExpiresAt)
             """;
 
-        // A successful sign-in's writes as one command: Npgsql sends the four statements in one round trip, and
+        // A successful sign-in's check and writes as one command: Npgsql sends the five statements in one round trip, and
         // without an explicit transaction PostgreSQL runs them as one implicit transaction (all or nothing).
         // They share their parameter names: the user, the session, the time and the client are the same in each.
-        private const string SignInSql = SucceededSql + ";\n" + InsertSessionSql + ";\n" + SessionTokens.InsertSql + ";\n" + ActivityLog.InsertSql;
+        // First of all, the password and the account are still what was verified (db/migrations/0012_sign_in_guard.sql).
+        private const string GuardSql = "select assert_sign_in_current(@UserId, @OldHash)";
+
+        private const string SignInSql = GuardSql + ";\n" + SucceededSql + ";\n" + InsertSessionSql + ";\n" + SessionTokens.InsertSql + ";\n" + ActivityLog.InsertSql;
+
+        /// <summary>The guard's refusal: the password or the account changed while this sign-in verified the old one.</summary>
+        private const string ChangedMeanwhile = "AN001";
 
         private static readonly Error BadCredentials = new(ErrorKind.Unauthorized, "invalid_credentials", "Sign-in failed.", "The e-mail or password is wrong.");
 
@@ -164,13 +170,18 @@ public static class Login
             }
 
             var newHash = check.NeedsRehash ? await hasher.HashAsync(request.Password, cancellationToken) : null;
-            var response = await StartSessionAsync(user, request, newHash, cancellationToken);
+            if (await StartSessionAsync(user, request, newHash, cancellationToken) is not { } response)
+            {
+                return BadCredentials;
+            }
+
             await throttle.ResetAsync(emailKey, CancellationToken.None);
             await committed.ActivityAsync(user.Id);
             return response;
         }
 
-        private async Task<Response> StartSessionAsync(UserRow user, Command request, string? newHash, CancellationToken ct)
+        /// <summary>The new session's tokens; null when the password or the account changed since it was read.</summary>
+        private async Task<Response?> StartSessionAsync(UserRow user, Command request, string? newHash, CancellationToken ct)
         {
             var client = request.Client;
             var now = clock.GetUtcNow();
@@ -179,11 +190,26 @@ public static class Login
             var activity = ActivityEntry.For(user.Id, ActivityKind.Login, client, new { sessionId, rehashed = newHash is not null });
             await using (var connection = await db.OpenConnectionAsync(ct))
             {
-                await connection.ExecuteAsync(new CommandDefinition(
+                try
+                {
+                    await WriteSignInAsync(connection);
+                }
+                catch (PostgresException ex) when (ex.SqlState == ChangedMeanwhile)
+                {
+                    return null;
+                }
+            }
+
+            var pair = minted.Pair;
+            return new Response(pair.AccessToken, pair.AccessTokenExpiresAt, pair.RefreshToken, pair.RefreshTokenExpiresAt, pair.TokenType, sessionId, user.ToRow().ToView());
+
+            Task<int> WriteSignInAsync(NpgsqlConnection connection) =>
+                connection.ExecuteAsync(new CommandDefinition(
                     SignInSql,
                     new
                     {
                         UserId = user.Id,
+                        OldHash = user.PasswordHash,
                         NewHash = newHash,
                         Now = now,
                         SessionId = sessionId,
@@ -213,10 +239,6 @@ public static class Login
                         Details = ActivityLog.DetailsJson(activity),
                     },
                     cancellationToken: ct));
-            }
-
-            var pair = minted.Pair;
-            return new Response(pair.AccessToken, pair.AccessTokenExpiresAt, pair.RefreshToken, pair.RefreshTokenExpiresAt, pair.TokenType, sessionId, user.ToRow().ToView());
         }
 
         private async Task<Result<Response>> WrongPasswordAsync(Guid userId, ClientContext client, SignInOptions options, CancellationToken ct)

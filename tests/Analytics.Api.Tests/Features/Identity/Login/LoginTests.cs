@@ -1,7 +1,9 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using Analytics.Api.Infrastructure.Security;
 using Analytics.Api.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Analytics.Api.Tests.Features.Identity.Login;
 
@@ -163,6 +165,41 @@ public sealed class LoginTests(TestDatabase database) : IAsyncDisposable
 
         (await database.ScalarAsync<string>("select password_hash from users where email = @email", new { email })).ShouldStartWith("$argon2id$v=19$m=8192,t=3,p=1$");
         (await cheaper.CreateClient().LoginAsync(email)).StatusCode.ShouldBe(HttpStatusCode.OK);
+    }
+
+    [Fact]
+    public async Task A_password_changed_while_a_sign_in_checks_the_old_one_opens_no_session()
+    {
+        var email = await ActiveUserAsync(_api.CreateClient(), Accounts.NewEmail("race"));
+        const string ChangedHash = "$argon2id$v=19$m=8,t=1,p=1$c29tZXNhbHQ$changedchangedchangedchangedchangedchang";
+        // The password changes (committed) after the sign-in read the user and while it verifies the old password.
+        await using var racing = _api.WithWebHostBuilder(b => b.ConfigureServices(services =>
+        {
+            var real = services.Single(d => d.ServiceType == typeof(IPasswordHasher));
+            services.Remove(real);
+            services.AddSingleton<IPasswordHasher>(sp => new ChangesPasswordWhileVerifying(
+                (IPasswordHasher)ActivatorUtilities.CreateInstance(sp, real.ImplementationType!), () => database.ExecuteAsync("update users set password_hash = @ChangedHash where email = @email", new { ChangedHash, email })));
+        }));
+
+        var response = await racing.CreateClient().LoginAsync(email);
+
+        await response.ShouldBeProblemAsync(HttpStatusCode.Unauthorized);
+        (await database.ScalarAsync<long>("select count(*) from sessions s join users u on u.id = s.user_id where u.email = @email", new { email })).ShouldBe(0);
+        (await database.ScalarAsync<string>("select password_hash from users where email = @email", new { email })).ShouldBe(ChangedHash);
+    }
+
+    private sealed class ChangesPasswordWhileVerifying(IPasswordHasher inner, Func<Task> change) : IPasswordHasher
+    {
+        public Task<string> HashAsync(string password, CancellationToken ct) => inner.HashAsync(password, ct);
+
+        public async Task<PasswordCheck> VerifyAsync(string hash, string password, CancellationToken ct)
+        {
+            var check = await inner.VerifyAsync(hash, password, ct);
+            await change();
+            return check;
+        }
+
+        public Task SpendOneVerificationAsync(string password, CancellationToken ct) => inner.SpendOneVerificationAsync(password, ct);
     }
 
     [Fact]
