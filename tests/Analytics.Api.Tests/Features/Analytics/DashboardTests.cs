@@ -173,6 +173,17 @@ public sealed class DashboardTests(TestDatabase database) : IAsyncLifetime
         windows = await WindowsEqualTheDistinctUsersOfTheirDaysAsync(midnightDay, 14);
         (Count(0, "all"), Count(0, "user"), Count(0, "admin")).ShouldBe((6, 5, 2));
         Total(await DashboardAsync("?preset=7d&role=admin"), "activeUsers7d").ShouldBe(2);
+
+        // A run writes its windows anew: a role nobody in the window has any more loses its row.
+        await _db.ExecuteAsync("insert into rollup_active_window (as_of, days, role, value) values (@Today, 7, 'gone', 5)", new { Today = midnightDay });
+        await ArrivedLongAgoAsync();
+        await SendCommandAsync(new RunRollups.Command());
+        (await _db.QueryAsync<long>("select count(*) from rollup_active_window where role = 'gone'")).Single().ShouldBe(0);
+
+        // A role without a row in the latest window had nobody active in it: 0, not the count of its last window.
+        await _db.ExecuteAsync("delete from rollup_active_window where role = 'admin' and as_of = @Today", new { Today = midnightDay });
+        Count(2, "admin").ShouldBe(1);
+        Total(await DashboardAsync("?preset=7d&role=admin"), "activeUsers7d").ShouldBe(0);
     }
 
     private Task ArrivedLongAgoAsync() => _db.ExecuteAsync("update events set received_at = received_at - interval '1 day'");

@@ -72,7 +72,8 @@ public static class Dashboard
         //   raw (since, minutes) + minutes [minutes, least(first hour, minute cut)) + hours [first hour, hour cut)
         //   + minutes [greatest(first hour, hour cut), minute cut) + raw [greatest(minutes, minute cut), now].
         // A row that arrives for a time the rollups already finished (a transaction open longer than
-        // RollupWatermark.Overlap) is counted when the rollups count it.
+        // RollupWatermark.Overlap) is counted when the rollups count it. Active users: the role's row of the latest
+        // window, the one that "all" always has; a role without a row there had nobody active in it (0).
         private const string TotalsSql = $"""
             with cuts as (
                 select date_trunc('hour', at, 'UTC') as hours_until, date_trunc('minute', at, 'UTC') as minutes_until
@@ -97,8 +98,9 @@ public static class Dashboard
                 from edges e
             )
             select (select coalesce(sum(total), 0) from user_counts where @Role is null or role = @Role)::bigint as TotalUsers,
-                   coalesce((select value from rollup_active_window where days = 7 and role = coalesce(@Role, 'all') and as_of <= @Today
-                             order by as_of desc limit 1), 0) as ActiveUsers,
+                   coalesce((select w.value from rollup_active_window w
+                             where w.days = 7 and w.role = coalesce(@Role, 'all')
+                               and w.as_of = (select max(a.as_of) from rollup_active_window a where a.days = 7 and a.role = 'all' and a.as_of <= @Today)), 0) as ActiveUsers,
                    (select value from rolled where metric = 'failed_logins')::bigint
                    + (select count(*) from activity_log a left join users u on u.id = a.user_id, edges e
                       where e.metric = 'failed_logins' and a.kind = 'login_failed' and a.occurred_at > e.since and a.occurred_at < e.minutes

@@ -220,6 +220,10 @@ public sealed class Rollups(NpgsqlDataSource db, AnalyticsGenerations generation
 
     private const int SpanWindowsFrom = 4;
 
+    // The windows are written anew: a role whose last active user left a window (or changed role) must lose its row,
+    // which an upsert of the roles still present would keep.
+    private const string ClearWindowsSql = "delete from rollup_active_window where days = 7 and as_of = any(@AsOf)";
+
     public async Task<Result> RunAsync(CancellationToken cancellationToken)
     {
         var now = clock.GetUtcNow();
@@ -247,6 +251,7 @@ public sealed class Rollups(NpgsqlDataSource db, AnalyticsGenerations generation
         // A changed day moves the windows of the 7 days that follow it, and today's window always moves.
         var today = DateOnly.FromDateTime(now.UtcDateTime);
         var asOf = days.SelectMany(d => Enumerable.Range(0, 7).Select(d.AddDays)).Where(d => d <= today).Append(today).Distinct().ToArray();
+        await connection.ExecuteAsync(new CommandDefinition(ClearWindowsSql, new { AsOf = asOf }, transaction, cancellationToken: cancellationToken));
         await connection.ExecuteAsync(new CommandDefinition(asOf.Length >= SpanWindowsFrom ? SpanWindowsSql : CountWindowsSql, new { AsOf = asOf }, transaction, cancellationToken: cancellationToken));
         await connection.ExecuteAsync(new CommandDefinition(SaveWatermarkSql, new { Name = RollupWatermark.Name, Watermark = now }, transaction, cancellationToken: cancellationToken));
         await transaction.CommitAsync(cancellationToken);
