@@ -140,6 +140,17 @@ public sealed class AdminUsersTests(TestDatabase database) : IAsyncDisposable
             (await squatter.CreateClient().RegisterAsync("root@example.com", "a password chosen by a squatter")).StatusCode.ShouldBe(HttpStatusCode.Created);
         }
 
+        // ... and holds a session, whose refresh token would carry the role the account is given.
+        await using var dataSource = Npgsql.NpgsqlDataSource.Create(fresh);
+        var squatterSession = Guid.NewGuid();
+        await using (var insert = dataSource.CreateCommand($"""
+            insert into sessions (id, user_id, created_at, last_seen_at, expires_at)
+            select '{squatterSession}', id, now() - interval '1 hour', now(), now() + interval '30 days' from users where email = 'root@example.com'
+            """))
+        {
+            (await insert.ExecuteNonQueryAsync()).ShouldBe(1);
+        }
+
         await using var api = new ApiFactory(database, new Dictionary<string, string?>
         {
             ["ConnectionStrings:Postgres"] = fresh,
@@ -160,9 +171,10 @@ public sealed class AdminUsersTests(TestDatabase database) : IAsyncDisposable
         (await demote.ShouldBeProblemAsync(HttpStatusCode.Conflict)).GetProperty("code").GetString().ShouldBe("last_admin");
         (await disable.ShouldBeProblemAsync(HttpStatusCode.Conflict)).GetProperty("code").GetString().ShouldBe("last_admin");
         (await client.LoginAsync("root@example.com", "a password chosen by a squatter")).StatusCode.ShouldBe(HttpStatusCode.Unauthorized);
-        await using var dataSource = Npgsql.NpgsqlDataSource.Create(fresh);
         await using var command = dataSource.CreateCommand("select count(*) from users where role = 'admin' and status = 'active'");
         ((long)(await command.ExecuteScalarAsync())!).ShouldBe(1);
+        await using var revoked = dataSource.CreateCommand($"select revoked_reason from sessions where id = '{squatterSession}'");
+        ((string)(await revoked.ExecuteScalarAsync())!).ShouldBe("admin_bootstrap");
     }
 
     [Fact]
