@@ -127,6 +127,10 @@ public sealed class DashboardTests(TestDatabase database) : IAsyncLifetime
         }
 
         Series(await DashboardAsync("?preset=30d")).Sum(d => d.Events).ShouldBe(7);
+
+        // A window ending at midnight has no point for the day that starts there: [from, to) is half-open.
+        var endsAtMidnight = Series(await DashboardAsync(Window(midnight.AddDays(-12), midnight.AddDays(-2))));
+        endsAtMidnight.Select(d => d.Day).ShouldBe(Enumerable.Range(-12, 10).Select(i => DateOnly.FromDateTime(midnight.AddDays(i).UtcDateTime)));
     }
 
     [Fact]
@@ -236,7 +240,8 @@ public sealed class DashboardTests(TestDatabase database) : IAsyncLifetime
         var series = Series(body);
         var window = body.GetProperty("window");
         var from = Floor(DateTimeOffset.Parse(window.GetProperty("from").GetString()!, System.Globalization.CultureInfo.InvariantCulture));
-        var to = Floor(DateTimeOffset.Parse(window.GetProperty("to").GetString()!, System.Globalization.CultureInfo.InvariantCulture)).AddHours(1);
+        var end = DateTimeOffset.Parse(window.GetProperty("to").GetString()!, System.Globalization.CultureInfo.InvariantCulture);
+        var to = end > from ? Floor(end.AddTicks(-1)).AddHours(1) : from;
         var rows = (await _db.QueryAsync<DayRow>(HourlySeriesSql, new { From = from, To = to, Role = role == "all" ? null : role })).ToDictionary(r => r.Day);
         return [.. series.Select(d => rows.GetValueOrDefault(d.Day, new DayRow(d.Day, 0, 0, 0, 0)))];
     }

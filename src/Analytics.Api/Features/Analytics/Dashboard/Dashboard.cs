@@ -180,9 +180,10 @@ public static class Dashboard
             var sevenDays = new Window(now.AddDays(-7), now);
             var day = new Window(now.AddDays(-1), now);
 
-            // Whole UTC hours, so that the rollups answer exactly; whole UTC days of them from the daily sums.
+            // Whole UTC hours, so that the rollups answer exactly: every hour the half-open window touches (not the hour
+            // that starts at its end); whole UTC days of them from the daily sums.
             var from = ReportingPeriod.StartOfHour(window.From);
-            var to = ReportingPeriod.StartOfHour(window.To).AddHours(1);
+            var to = window.To > window.From ? ReportingPeriod.StartOfHour(window.To.AddTicks(-1)).AddHours(1) : from;
             var firstDay = DateOnly.FromDateTime(from.UtcDateTime.AddTicks(TimeSpan.TicksPerDay - 1));
             var endDay = DateOnly.FromDateTime(to.UtcDateTime);
             var (daysFrom, daysTo) = firstDay < endDay ? (StartOf(firstDay), StartOf(endDay)) : (to, to);
