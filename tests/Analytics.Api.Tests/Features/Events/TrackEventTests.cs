@@ -213,6 +213,28 @@ public sealed class TrackEventTests(TestDatabase database) : IAsyncDisposable
     }
 
     [Fact]
+    public async Task A_server_assigned_id_sent_back_with_its_time_is_409_and_fails_no_other_event()
+    {
+        var (client, user, _) = await AppAsync();
+        var at = DateTimeOffset.UtcNow.AddMinutes(-5);
+        var first = await client.SendAsync(HttpMethod.Post.Authorized("/api/v1/events", user.AccessToken, new { type = "page_view", name = "   ", occurredAt = at }));
+        var assigned = (await first.JsonAsync()).GetProperty("id").GetGuid();
+        (await database.ScalarAsync<string?>("select name from events where id = @assigned", new { assigned })).ShouldBeNull();
+
+        // Sent back as the client's own id (an SDK replaying its queue with the answers it got), among other senders'
+        // events that share its group commit.
+        var ids = Enumerable.Range(0, 24).Select(_ => Guid.NewGuid()).ToArray();
+        var responses = await Task.WhenAll(ids.Select((id, i) => client.SendAsync(HttpMethod.Post.Authorized("/api/v1/events", user.AccessToken,
+            i == 12 ? new { id = assigned, type = "page_view", occurredAt = at } : new { id, type = "page_view", occurredAt = at }))));
+
+        var taken = await responses[12].ShouldBeProblemAsync(HttpStatusCode.Conflict);
+        taken.GetProperty("detail").GetString()!.ShouldContain(assigned.ToString());
+        responses.Where((_, i) => i != 12).ShouldAllBe(r => r.StatusCode == HttpStatusCode.Accepted);
+        (await database.ScalarAsync<long>("select count(*) from events where id = any(@ids)", new { ids })).ShouldBe(23);
+        (await database.ScalarAsync<long>("select count(*) from events where id = @assigned", new { assigned })).ShouldBe(1);
+    }
+
+    [Fact]
     public async Task Without_credentials_it_is_401()
     {
         await (await _api.CreateClient().PostAsync(new Uri("/api/v1/events", UriKind.Relative), new StringContent("""{"type":"page_view"}""", System.Text.Encoding.UTF8, "application/json")))

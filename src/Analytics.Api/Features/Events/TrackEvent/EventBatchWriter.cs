@@ -209,11 +209,11 @@ public sealed partial class EventBatchWriter : BackgroundService
         {
             stored = await InsertAsync(batch, now);
         }
-        catch (Exception ex) when (batch.Count > 1 && UnstorableValue.Cause(ex) is not null)
+        catch (Exception ex) when (batch.Count > 1 && RequestsFault(ex, batch[0]) is not null)
         {
-            // A value that PostgreSQL refuses fails the group's one COPY, and with it every request in the group: store
-            // each request on its own instead, so that only the one that sent the value fails (400), and the others
-            // are committed and acknowledged in order.
+            // A value that PostgreSQL refuses, or an id and time already stored, fails the group's one COPY, and with it
+            // every request in the group: store each request on its own instead, so that only the one that sent it
+            // fails (400 or 409), and the others are committed and acknowledged in order.
             foreach (var item in batch)
             {
                 previous = await CommitAsync([item], previous);
@@ -223,15 +223,14 @@ public sealed partial class EventBatchWriter : BackgroundService
         }
         catch (Exception ex) when (ex is NpgsqlException or TimeoutException or InvalidOperationException)
         {
-            var refused = UnstorableValue.Cause(ex);
-            if (refused is null)
+            if (RequestsFault(ex, batch[0]) is null)
             {
                 LogCommitFailed(ex, batch.Count);
             }
 
             foreach (var item in batch)
             {
-                item.Done.TrySetException(refused ?? (Exception)new EventStoreUnavailableException(ex));
+                item.Done.TrySetException(RequestsFault(ex, item) ?? new EventStoreUnavailableException(ex));
             }
 
             return previous;
@@ -240,6 +239,17 @@ public sealed partial class EventBatchWriter : BackgroundService
         await previous;
         return AcknowledgeAsync(batch, stored, now);
     }
+
+    // What the request itself got wrong, as its caller's exception: a value PostgreSQL refuses (400), or an event of
+    // the same id and time stored already (409: a server-assigned id sent back as the client's own; the server's ids
+    // are not claimed in event_ids, see ADR 9). Null when the fault is the store's (503).
+    private static Exception? RequestsFault(Exception exception, Pending request) => exception switch
+    {
+        _ when UnstorableValue.Cause(exception) is { } refused => refused,
+        PostgresException { SqlState: PostgresErrorCodes.UniqueViolation } taken =>
+            new EventIdTakenException([.. request.Rows.Where(row => row.IdFromClient).Select(row => row.Id)], taken),
+        _ => null,
+    };
 
     private async Task AcknowledgeAsync(List<Pending> batch, HashSet<Guid> stored, DateTimeOffset now)
     {
@@ -355,6 +365,10 @@ public interface IEventCommitObserver
 {
     Task OnCommittedAsync(IReadOnlyList<TrackedEvent> events, CancellationToken ct);
 }
+
+/// <summary>An event of the request has the id and time of one stored already (not a retry of a client id): nothing of the request was stored.</summary>
+public sealed class EventIdTakenException(IReadOnlyList<Guid> ids, PostgresException inner)
+    : Exception(ids.Count == 1 ? $"An event with the id {ids[0]} and this time is stored already." : $"One of the ids {string.Join(", ", ids)} is stored already with its time.", inner);
 
 /// <summary>The events could not be committed (PostgreSQL unreachable or failing): nothing was stored, retry later.</summary>
 public sealed class EventStoreUnavailableException(Exception inner) : Exception("The event store is unavailable; the events were not stored.", inner);

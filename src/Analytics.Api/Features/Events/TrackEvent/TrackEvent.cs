@@ -316,7 +316,7 @@ public static class TrackEvent
             var occurredAt = (e.OccurredAt ?? now).ToUniversalTime();
             var properties = e.Properties is { Count: > 0 } p ? JsonSerializer.Serialize(p) : null;
             return new EventRow(
-                id, e.Id is not null, occurredAt, e.Type!.Value, e.Name?.Trim(), caller.UserId, caller.ApiKeyId, caller.OwnerId,
+                id, e.Id is not null, occurredAt, e.Type!.Value, string.IsNullOrWhiteSpace(e.Name) ? null : e.Name.Trim(), caller.UserId, caller.ApiKeyId, caller.OwnerId,
                 e.ExternalUserId, e.SessionId, e.Url, e.Referrer, properties, client.Ip, client.UserAgent,
                 client.Agent.DeviceType, client.Agent.Browser, client.Agent.Os,
                 e.UtmSource, e.UtmMedium, e.UtmCampaign, e.UtmTerm, e.UtmContent, e.Properties);
@@ -329,14 +329,14 @@ public static class TrackEvent
             .WithName("TrackEvent")
             .WithSummary("Record one event (202 once committed). By JWT or API key.")
             .WithDescription("A client-supplied id makes retries idempotent. 429 with Retry-After when an API key exceeds its rate.")
-            .ProducesErrors(400, 401, 413, 415, 429, 503)
+            .ProducesErrors(400, 401, 409, 413, 415, 429, 503)
             .RequireUserOrApiKey();
         api.MapPost("/events/batch", Many)
             .WithName("TrackEventBatch")
             .WithSummary("Record up to 1,000 events (1 MB) at once; each is reported accepted, duplicate or rejected with reasons.")
             .WithDescription("One bad event does not reject the others. 202 when anything was accepted or was a duplicate; 400 when every event was rejected. 503 with Retry-After when too many batches wait.")
             .RequireRateLimiting(BatchConcurrency)
-            .ProducesErrors(400, 401, 413, 415, 429, 503)
+            .ProducesErrors(400, 401, 409, 413, 415, 429, 503)
             .RequireUserOrApiKey();
         return api;
     }
