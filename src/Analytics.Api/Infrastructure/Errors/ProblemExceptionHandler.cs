@@ -39,7 +39,7 @@ internal sealed partial class ProblemExceptionHandler(IProblemDetailsService pro
                 Detail = $"{taken.Message} Nothing of this request was stored: send the event without an id (the server assigns one) or with an id of your own.",
             },
             _ when DatabaseUnavailable.IsCause(exception) => Unavailable(exception, httpContext),
-            _ when UnstorableValue.Cause(exception) is { } refused => UnstorableValue.Problem(refused),
+            _ when UnstorableValue.Cause(exception) is { } refused => Refused(refused, httpContext),
             _ => null,
         };
 
@@ -73,6 +73,14 @@ internal sealed partial class ProblemExceptionHandler(IProblemDetailsService pro
     {
         LogDatabaseUnavailable(exception, http.Request.Method, http.Request.Path, TraceId(http));
         return DatabaseUnavailable.Problem();
+    }
+
+    // Logged (a warning): a value the client sent is the usual cause, but an overflow of the service's own making
+    // would otherwise go unseen.
+    private ProblemDetails Refused(Npgsql.PostgresException refused, HttpContext http)
+    {
+        LogValueRefused(refused.SqlState, refused.MessageText, http.Request.Method, http.Request.Path, TraceId(http));
+        return UnstorableValue.Problem(refused);
     }
 
     // The id the ProblemDetails body carries as traceId (ASP.NET Core's own choice): the logged error names it too,
@@ -111,6 +119,9 @@ internal sealed partial class ProblemExceptionHandler(IProblemDetailsService pro
 
     [LoggerMessage(Level = LogLevel.Error, Message = "The database could not serve {Method} {Path} (traceId {TraceId}); answered 503")]
     private partial void LogDatabaseUnavailable(Exception exception, string method, string path, string traceId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "PostgreSQL refused a value of {Method} {Path} (SQLSTATE {SqlState}: {Reason}; traceId {TraceId}); answered 400")]
+    private partial void LogValueRefused(string sqlState, string reason, string method, string path, string traceId);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Unhandled exception for {Method} {Path} (traceId {TraceId})")]
     private partial void LogUnexpected(Exception exception, string method, string path, string traceId);

@@ -195,6 +195,7 @@ public sealed class ReportsTests(TestDatabase database) : IAsyncLifetime
             "/api/v1/usage/top?to=0001-01-01T00:00:00Z",
             "/api/v1/usage/daily?to=0001-01-01T00:00:00Z",
             "/api/v1/admin/reports/daily?to=0001-01-01",
+            "/api/v1/admin/reports/daily?from=0001-01-01",
         })
         {
             var problem = await (await _client.SendAsync(HttpMethod.Get.Authorized(path, _admin.AccessToken))).ShouldBeProblemAsync(HttpStatusCode.BadRequest);

@@ -151,6 +151,14 @@ public sealed class AdminUsersTests(TestDatabase database) : IAsyncDisposable
             (await insert.ExecuteNonQueryAsync()).ShouldBe(1);
         }
 
+        await using (var key = dataSource.CreateCommand("""
+            insert into api_keys (id, user_id, name, public_id, secret_hash, created_at)
+            select gen_random_uuid(), id, 'squatter', 'SQUATTERKEY1', '\x00', now() - interval '1 hour' from users where email = 'root@example.com'
+            """))
+        {
+            (await key.ExecuteNonQueryAsync()).ShouldBe(1);
+        }
+
         await using var api = new ApiFactory(database, new Dictionary<string, string?>
         {
             ["ConnectionStrings:Postgres"] = fresh,
@@ -175,6 +183,8 @@ public sealed class AdminUsersTests(TestDatabase database) : IAsyncDisposable
         ((long)(await command.ExecuteScalarAsync())!).ShouldBe(1);
         await using var revoked = dataSource.CreateCommand($"select revoked_reason from sessions where id = '{squatterSession}'");
         ((string)(await revoked.ExecuteScalarAsync())!).ShouldBe("admin_bootstrap");
+        await using var liveKeys = dataSource.CreateCommand("select count(*) from api_keys where public_id = 'SQUATTERKEY1' and revoked_at is null");
+        ((long)(await liveKeys.ExecuteScalarAsync())!).ShouldBe(0);
     }
 
     [Fact]

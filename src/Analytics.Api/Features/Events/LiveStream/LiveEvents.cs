@@ -39,6 +39,7 @@ public sealed partial class LiveEvents(
     private CancellationTokenRegistration _onStopping;
     private bool _stopping;
     private long _watchedUntilTicks;
+    private int _intervalRunning;
 
     private TimeSpan Hold => options.Value.LivePresenceInterval * 3;
 
@@ -121,10 +122,20 @@ public sealed partial class LiveEvents(
 
     private async Task OnIntervalAsync()
     {
-        if (!Volatile.Read(ref _audiences).IsEmpty)
+        // One interval's work at a time: checks that outlast an interval (the database unreachable) must not pile up.
+        if (Volatile.Read(ref _audiences).IsEmpty || Interlocked.Exchange(ref _intervalRunning, 1) == 1)
+        {
+            return;
+        }
+
+        try
         {
             await AnnounceAsync();
             await EndThoseWithoutAccessAsync();
+        }
+        finally
+        {
+            Volatile.Write(ref _intervalRunning, 0);
         }
     }
 

@@ -368,7 +368,7 @@ public interface IEventCommitObserver
 
 /// <summary>An event of the request has the id and time of one stored already (not a retry of a client id): nothing of the request was stored.</summary>
 public sealed class EventIdTakenException(IReadOnlyList<Guid> ids, PostgresException inner)
-    : Exception(ids.Count == 1 ? $"An event with the id {ids[0]} and this time is stored already." : $"One of the ids {string.Join(", ", ids)} is stored already with its time.", inner);
+    : Exception(ids.Count == 1 ? $"An event with the id {ids[0]} and this time is stored already." : $"One of the request's {ids.Count} event ids is stored already with its time.", inner);
 
 /// <summary>The events could not be committed (PostgreSQL unreachable or failing): nothing was stored, retry later.</summary>
 public sealed class EventStoreUnavailableException(Exception inner) : Exception("The event store is unavailable; the events were not stored.", inner);

@@ -48,8 +48,7 @@ public static class DailyReport
         private static readonly DateOnly Latest = DateOnly.FromDateTime(ReportingPeriod.Latest.UtcDateTime);
 
         public ListValidator(TimeProvider clock) =>
-            RuleFor(l => l).Must(l => l.From is not { } from || (from >= Earliest && from <= Latest))
-                .Must(l => l.To is not { } to || (to >= Earliest && to <= Latest))
+            RuleFor(l => l).Must(l => (l.From is not { } from || (from >= Earliest && from <= Latest)) && (l.To is not { } to || (to >= Earliest && to <= Latest)))
                 .WithName("from").WithMessage($"from and to must lie between {Earliest:yyyy-MM-dd} and {Latest:yyyy-MM-dd}.")
                 .DependentRules(() => RuleFor(l => l).Must(l => Range(l, clock) is var (from, to) && from <= to && to.DayNumber - from.DayNumber <= 366)
                     .WithName("from").WithMessage("from must not be after to (today when not sent), and the range may span at most 366 days."));
