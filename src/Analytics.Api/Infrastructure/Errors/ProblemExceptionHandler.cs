@@ -32,12 +32,6 @@ internal sealed partial class ProblemExceptionHandler(IProblemDetailsService pro
                 Title = "Events could not be stored.",
                 Detail = "The event store is unavailable right now; nothing was stored. Retry with the same event ids.",
             },
-            Features.Events.TrackEvent.EventIdTakenException taken => new ProblemDetails
-            {
-                Status = StatusCodes.Status409Conflict,
-                Title = "The event id is taken.",
-                Detail = $"{taken.Message} Nothing of this request was stored: send the event without an id (the server assigns one) or with an id of your own.",
-            },
             _ when DatabaseUnavailable.IsCause(exception) => Unavailable(exception, httpContext),
             _ when UnstorableValue.Cause(exception) is { } refused => Refused(refused, httpContext),
             _ => null,

@@ -213,7 +213,7 @@ public sealed class TrackEventTests(TestDatabase database) : IAsyncDisposable
     }
 
     [Fact]
-    public async Task A_server_assigned_id_sent_back_with_its_time_is_409_and_fails_no_other_event()
+    public async Task A_server_assigned_id_sent_back_with_its_time_is_a_duplicate_and_fails_no_other_event()
     {
         var (client, user, _) = await AppAsync();
         var at = DateTimeOffset.UtcNow.AddMinutes(-5);
@@ -222,16 +222,24 @@ public sealed class TrackEventTests(TestDatabase database) : IAsyncDisposable
         (await database.ScalarAsync<string?>("select name from events where id = @assigned", new { assigned })).ShouldBeNull();
 
         // Sent back as the client's own id (an SDK replaying its queue with the answers it got), among other senders'
-        // events that share its group commit.
+        // events that share its group commit, and inside a batch with a new event.
         var ids = Enumerable.Range(0, 24).Select(_ => Guid.NewGuid()).ToArray();
         var responses = await Task.WhenAll(ids.Select((id, i) => client.SendAsync(HttpMethod.Post.Authorized("/api/v1/events", user.AccessToken,
-            i == 12 ? new { id = assigned, type = "page_view", occurredAt = at } : new { id, type = "page_view", occurredAt = at }))));
+            new { id = i == 12 ? assigned : id, type = "page_view", occurredAt = at }))));
+        var fresh = Guid.NewGuid();
+        var batch = await client.SendAsync(HttpMethod.Post.Authorized("/api/v1/events/batch", user.AccessToken, new
+        {
+            events = new object[] { new { id = assigned, type = "page_view", occurredAt = at }, new { id = fresh, type = "page_view", occurredAt = at } },
+        }));
 
-        var taken = await responses[12].ShouldBeProblemAsync(HttpStatusCode.Conflict);
-        taken.GetProperty("detail").GetString()!.ShouldContain(assigned.ToString());
-        responses.Where((_, i) => i != 12).ShouldAllBe(r => r.StatusCode == HttpStatusCode.Accepted);
+        responses.ShouldAllBe(r => r.StatusCode == HttpStatusCode.Accepted);
+        (await responses[12].JsonAsync()).GetProperty("id").GetGuid().ShouldBe(assigned);
+        batch.StatusCode.ShouldBe(HttpStatusCode.Accepted);
+        var items = (await batch.JsonAsync()).GetProperty("items");
+        (items[0].GetProperty("status").GetString(), items[1].GetProperty("status").GetString()).ShouldBe(("duplicate", "accepted"));
         (await database.ScalarAsync<long>("select count(*) from events where id = any(@ids)", new { ids })).ShouldBe(23);
         (await database.ScalarAsync<long>("select count(*) from events where id = @assigned", new { assigned })).ShouldBe(1);
+        (await database.ScalarAsync<long>("select count(*) from events where id = @fresh", new { fresh })).ShouldBe(1);
     }
 
     [Fact]

@@ -85,10 +85,6 @@ public sealed class EventsHub(IMediator mediator, TrackEvent.TrackEvent.Intake i
         {
             throw new HubException("The event store is unavailable right now; nothing was stored. Retry with the same event id.");
         }
-        catch (EventIdTakenException ex)
-        {
-            throw new HubException($"{ex.Message} Nothing was stored.");
-        }
         catch (Npgsql.PostgresException ex) when (UnstorableValue.Cause(ex) is not null)
         {
             throw new HubException($"The database refused a value of the event ({ex.MessageText}); nothing was stored.");

@@ -201,19 +201,19 @@ public sealed partial class EventBatchWriter : BackgroundService
     }
 
     /// <summary>Stores the group, waits for the previous group's acknowledgement and returns this one's, started.</summary>
-    private async Task<Task> CommitAsync(List<Pending> batch, Task previous)
+    private async Task<Task> CommitAsync(List<Pending> batch, Task previous, bool eventByEvent = false)
     {
         var now = _clock.GetUtcNow();
         HashSet<Guid> stored;
         try
         {
-            stored = await InsertAsync(batch, now);
+            stored = await InsertAsync(batch, now, eventByEvent);
         }
-        catch (Exception ex) when (batch.Count > 1 && RequestsFault(ex, batch[0]) is not null)
+        catch (Exception ex) when (batch.Count > 1 && (UnstorableValue.Cause(ex) is not null || IsTaken(ex)))
         {
-            // A value that PostgreSQL refuses, or an id and time already stored, fails the group's one COPY, and with it
-            // every request in the group: store each request on its own instead, so that only the one that sent it
-            // fails (400 or 409), and the others are committed and acknowledged in order.
+            // A value that PostgreSQL refuses, or an id and time stored already, fails the group's one COPY, and with it
+            // every request in the group: store each request on its own instead, so that only the one that sent it is
+            // affected, and the others are committed and acknowledged in order.
             foreach (var item in batch)
             {
                 previous = await CommitAsync([item], previous);
@@ -221,16 +221,25 @@ public sealed partial class EventBatchWriter : BackgroundService
 
             return previous;
         }
+        catch (Exception ex) when (!eventByEvent && IsTaken(ex))
+        {
+            // An event with the id and time of one stored already: a server-assigned id sent back as the client's own
+            // (an SDK replaying what it sent). Those ids are not claimed in event_ids (ADR 9); the event is a duplicate,
+            // as a retried client id is.
+            return await CommitAsync(batch, previous, eventByEvent: true);
+        }
         catch (Exception ex) when (ex is NpgsqlException or TimeoutException or InvalidOperationException)
         {
-            if (RequestsFault(ex, batch[0]) is null)
+            // A value PostgreSQL refuses is the request's own fault (400); anything else is the store's (503).
+            var refused = UnstorableValue.Cause(ex);
+            if (refused is null)
             {
                 LogCommitFailed(ex, batch.Count);
             }
 
             foreach (var item in batch)
             {
-                item.Done.TrySetException(RequestsFault(ex, item) ?? new EventStoreUnavailableException(ex));
+                item.Done.TrySetException(refused ?? (Exception)new EventStoreUnavailableException(ex));
             }
 
             return previous;
@@ -240,16 +249,7 @@ public sealed partial class EventBatchWriter : BackgroundService
         return AcknowledgeAsync(batch, stored, now);
     }
 
-    // What the request itself got wrong, as its caller's exception: a value PostgreSQL refuses (400), or an event of
-    // the same id and time stored already (409: a server-assigned id sent back as the client's own; the server's ids
-    // are not claimed in event_ids, see ADR 9). Null when the fault is the store's (503).
-    private static Exception? RequestsFault(Exception exception, Pending request) => exception switch
-    {
-        _ when UnstorableValue.Cause(exception) is { } refused => refused,
-        PostgresException { SqlState: PostgresErrorCodes.UniqueViolation } taken =>
-            new EventIdTakenException([.. request.Rows.Where(row => row.IdFromClient).Select(row => row.Id)], taken),
-        _ => null,
-    };
+    private static bool IsTaken(Exception exception) => exception is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation };
 
     private async Task AcknowledgeAsync(List<Pending> batch, HashSet<Guid> stored, DateTimeOffset now)
     {
@@ -305,32 +305,39 @@ public sealed partial class EventBatchWriter : BackgroundService
         }
     }
 
-    private async Task<HashSet<Guid>> InsertAsync(List<Pending> batch, DateTimeOffset now)
+    private async Task<HashSet<Guid>> InsertAsync(List<Pending> batch, DateTimeOffset now, bool eventByEvent)
     {
         // Only ids a client chose can come again (a retry); the server's own are new UUIDv7s and skip event_ids.
         var claimed = batch.SelectMany(item => item.Rows).Where(row => row.IdFromClient).Select(row => row.Id).ToArray();
         await using var connection = await _db.OpenConnectionAsync();
-        // A COPY alone commits atomically by itself; with ids to claim first, both go in one transaction.
-        await using var transaction = claimed.Length == 0 ? null : await connection.BeginTransactionAsync();
+        // A COPY alone commits atomically by itself; with ids to claim first, or event by event, all go in one transaction.
+        await using var transaction = claimed.Length == 0 && !eventByEvent ? null : await connection.BeginTransactionAsync();
         var fresh = claimed.Length == 0
             ? []
             : (await connection.QueryAsync<Guid>(new CommandDefinition(ClaimIdsSql, new { Ids = claimed, Now = now }, transaction))).ToHashSet();
         var stored = new HashSet<Guid>();
-        await using (var copy = await connection.BeginBinaryImportAsync(CopySql))
+        // The same id twice in one batch: only its first occurrence is new.
+        var rows = batch.SelectMany(item => item.Rows).Where(row => (!row.IdFromClient || fresh.Contains(row.Id)) && stored.Add(row.Id)).ToList();
+        if (eventByEvent)
         {
-            foreach (var item in batch)
+            // Each event in a COPY of its own behind a savepoint: one whose id and time are stored already is skipped.
+            foreach (var row in rows)
             {
-                foreach (var row in item.Rows)
+                await transaction!.SaveAsync("event");
+                try
                 {
-                    // The same id twice in one batch: only its first occurrence is new.
-                    if ((!row.IdFromClient || fresh.Contains(row.Id)) && stored.Add(row.Id))
-                    {
-                        await row.CopyAsync(copy, now);
-                    }
+                    await CopyAsync([row], connection, now);
+                }
+                catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.UniqueViolation)
+                {
+                    await transaction.RollbackAsync("event");
+                    stored.Remove(row.Id);
                 }
             }
-
-            await copy.CompleteAsync();
+        }
+        else
+        {
+            await CopyAsync(rows, connection, now);
         }
 
         if (transaction is not null)
@@ -338,6 +345,17 @@ public sealed partial class EventBatchWriter : BackgroundService
             await transaction.CommitAsync();
         }
         return stored;
+    }
+
+    private static async Task CopyAsync(List<EventRow> rows, NpgsqlConnection connection, DateTimeOffset now)
+    {
+        await using var copy = await connection.BeginBinaryImportAsync(CopySql);
+        foreach (var row in rows)
+        {
+            await row.CopyAsync(copy, now);
+        }
+
+        await copy.CompleteAsync();
     }
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Storing a batch of {Count} events failed; its senders get 503")]
@@ -365,10 +383,6 @@ public interface IEventCommitObserver
 {
     Task OnCommittedAsync(IReadOnlyList<TrackedEvent> events, CancellationToken ct);
 }
-
-/// <summary>An event of the request has the id and time of one stored already (not a retry of a client id): nothing of the request was stored.</summary>
-public sealed class EventIdTakenException(IReadOnlyList<Guid> ids, PostgresException inner)
-    : Exception(ids.Count == 1 ? $"An event with the id {ids[0]} and this time is stored already." : $"One of the request's {ids.Count} event ids is stored already with its time.", inner);
 
 /// <summary>The events could not be committed (PostgreSQL unreachable or failing): nothing was stored, retry later.</summary>
 public sealed class EventStoreUnavailableException(Exception inner) : Exception("The event store is unavailable; the events were not stored.", inner);

@@ -329,14 +329,14 @@ public static class TrackEvent
             .WithName("TrackEvent")
             .WithSummary("Record one event (202 once committed). By JWT or API key.")
             .WithDescription("A client-supplied id makes retries idempotent. 429 with Retry-After when an API key exceeds its rate.")
-            .ProducesErrors(400, 401, 409, 413, 415, 429, 503)
+            .ProducesErrors(400, 401, 413, 415, 429, 503)
             .RequireUserOrApiKey();
         api.MapPost("/events/batch", Many)
             .WithName("TrackEventBatch")
             .WithSummary("Record up to 1,000 events (1 MB) at once; each is reported accepted, duplicate or rejected with reasons.")
             .WithDescription("One bad event does not reject the others. 202 when anything was accepted or was a duplicate; 400 when every event was rejected. 503 with Retry-After when too many batches wait.")
             .RequireRateLimiting(BatchConcurrency)
-            .ProducesErrors(400, 401, 409, 413, 415, 429, 503)
+            .ProducesErrors(400, 401, 413, 415, 429, 503)
             .RequireUserOrApiKey();
         return api;
     }
