@@ -85,9 +85,9 @@ public sealed class EventsHub(IMediator mediator, TrackEvent.TrackEvent.Intake i
         {
             throw new HubException("The event store is unavailable right now; nothing was stored. Retry with the same event id.");
         }
-        catch (Npgsql.PostgresException ex) when (UnstorableValue.Cause(ex) is not null)
+        catch (Npgsql.PostgresException ex) when (UnstorableValue.Cause(ex) is { } refused)
         {
-            throw new HubException($"The database refused a value of the event ({ex.MessageText}); nothing was stored.");
+            throw new HubException(UnstorableValue.Problem(refused).Detail);
         }
 
         return result.IsSuccess ? result.Value! : throw new HubException($"{result.Error!.Title} {result.Error.Detail}");

@@ -328,7 +328,7 @@ public sealed partial class EventBatchWriter : BackgroundService
                 {
                     await CopyAsync([row], connection, now);
                 }
-                catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.UniqueViolation)
+                catch (Exception ex) when (IsTaken(ex))
                 {
                     await transaction.RollbackAsync("event");
                     stored.Remove(row.Id);

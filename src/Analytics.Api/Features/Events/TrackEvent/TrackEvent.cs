@@ -164,7 +164,7 @@ public static class TrackEvent
                 }
                 else if (HasNul(key))
                 {
-                    Fail(nameof(e.Properties), "Property keys must not contain the NUL character (U+0000): PostgreSQL cannot store it.");
+                    Fail(nameof(e.Properties), NulRefused("Property keys"));
                 }
                 else if (value.ValueKind is JsonValueKind.Object or JsonValueKind.Array)
                 {
@@ -182,7 +182,7 @@ public static class TrackEvent
                     }
                     else if (HasNul(text))
                     {
-                        Fail(nameof(e.Properties), $"Property '{key}' must not contain the NUL character (U+0000): PostgreSQL cannot store it.");
+                        Fail(nameof(e.Properties), NulRefused($"Property '{key}'"));
                     }
                 }
                 else if (value.ValueKind == JsonValueKind.Number && !(value.TryGetDouble(out var number) && double.IsFinite(number)))
@@ -210,7 +210,7 @@ public static class TrackEvent
         // PostgreSQL's text and jsonb cannot hold U+0000: one such event in a group commit would fail the whole group.
         private static bool HasNul(string? value) => value is not null && value.Contains('\0', StringComparison.Ordinal);
 
-        private static string NulRefused(string property) => $"{property} must not contain the NUL character (U+0000): PostgreSQL cannot store it.";
+        private static string NulRefused(string subject) => $"{subject} must not contain the NUL character (U+0000): PostgreSQL cannot store it.";
     }
 
     internal sealed class BatchValidator : AbstractValidator<Batch>

@@ -192,7 +192,41 @@ public static class Login
             {
                 try
                 {
-                    await WriteSignInAsync(connection);
+                    await connection.ExecuteAsync(new CommandDefinition(
+                        SignInSql,
+                        new
+                        {
+                            UserId = user.Id,
+                            OldHash = user.PasswordHash,
+                            NewHash = newHash,
+                            Now = now,
+                            SessionId = sessionId,
+                            client.Ip,
+                            client.UserAgent,
+                            client.Agent.DeviceType,
+                            client.Agent.Browser,
+                            client.Agent.BrowserVersion,
+                            client.Agent.Os,
+                            client.Agent.OsVersion,
+                            client.Fingerprint,
+                            CountryCode = request.CountryCode?.ToUpperInvariant(),
+                            request.Latitude,
+                            request.Longitude,
+                            request.Timezone,
+                            request.ReferrerUrl,
+                            request.LandingPage,
+                            request.UtmSource,
+                            request.UtmMedium,
+                            request.UtmCampaign,
+                            request.UtmTerm,
+                            request.UtmContent,
+                            minted.ExpiresAt,
+                            minted.TokenId,
+                            minted.TokenHash,
+                            Kind = ActivityLog.KindName(activity.Kind),
+                            Details = ActivityLog.DetailsJson(activity),
+                        },
+                        cancellationToken: ct));
                 }
                 catch (PostgresException ex) when (ex.SqlState == ChangedMeanwhile)
                 {
@@ -202,43 +236,6 @@ public static class Login
 
             var pair = minted.Pair;
             return new Response(pair.AccessToken, pair.AccessTokenExpiresAt, pair.RefreshToken, pair.RefreshTokenExpiresAt, pair.TokenType, sessionId, user.ToRow().ToView());
-
-            Task<int> WriteSignInAsync(NpgsqlConnection connection) =>
-                connection.ExecuteAsync(new CommandDefinition(
-                    SignInSql,
-                    new
-                    {
-                        UserId = user.Id,
-                        OldHash = user.PasswordHash,
-                        NewHash = newHash,
-                        Now = now,
-                        SessionId = sessionId,
-                        client.Ip,
-                        client.UserAgent,
-                        client.Agent.DeviceType,
-                        client.Agent.Browser,
-                        client.Agent.BrowserVersion,
-                        client.Agent.Os,
-                        client.Agent.OsVersion,
-                        client.Fingerprint,
-                        CountryCode = request.CountryCode?.ToUpperInvariant(),
-                        request.Latitude,
-                        request.Longitude,
-                        request.Timezone,
-                        request.ReferrerUrl,
-                        request.LandingPage,
-                        request.UtmSource,
-                        request.UtmMedium,
-                        request.UtmCampaign,
-                        request.UtmTerm,
-                        request.UtmContent,
-                        minted.ExpiresAt,
-                        minted.TokenId,
-                        minted.TokenHash,
-                        Kind = ActivityLog.KindName(activity.Kind),
-                        Details = ActivityLog.DetailsJson(activity),
-                    },
-                    cancellationToken: ct));
         }
 
         private async Task<Result<Response>> WrongPasswordAsync(Guid userId, ClientContext client, SignInOptions options, CancellationToken ct)

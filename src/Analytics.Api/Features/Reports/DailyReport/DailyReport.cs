@@ -1,5 +1,5 @@
-using Analytics.Api.Features.Analytics;
 using System.Text.Json;
+using Analytics.Api.Features.Analytics;
 using Analytics.Api.Infrastructure.Caching;
 using Analytics.Api.Infrastructure.OpenApi;
 using Analytics.Api.Infrastructure.Results;

@@ -18,16 +18,14 @@ public sealed class ApiKeyDirectory(NpgsqlDataSource db, TimeProvider clock) : I
     public static readonly TimeSpan CacheFor = TimeSpan.FromSeconds(5);
     private static readonly TimeSpan TouchEvery = TimeSpan.FromMinutes(1);
 
-    // A key stops working with its owner's account: revoked, or its owner no longer active (disabled).
-    private const string FindSql = """
-        select k.id as Id, k.user_id as OwnerId, k.secret_hash as SecretHash, (k.revoked_at is not null or u.status <> 'active') as Revoked
-        from api_keys k join users u on u.id = k.user_id where k.public_id = @PublicId
-        """;
+    // A key works while it is not revoked and its owner's account is active (not disabled).
+    private const string KeysSql = "from api_keys k join users u on u.id = k.user_id";
 
-    private const string LiveSql = """
-        select k.revoked_at is null and u.status = 'active'
-        from api_keys k join users u on u.id = k.user_id where k.id = @Id
-        """;
+    private const string WorksSql = "k.revoked_at is null and u.status = 'active'";
+
+    private const string FindSql = $"select k.id as Id, k.user_id as OwnerId, k.secret_hash as SecretHash, not ({WorksSql}) as Revoked {KeysSql} where k.public_id = @PublicId";
+
+    private const string LiveSql = $"select {WorksSql} {KeysSql} where k.id = @Id";
 
     private const string TouchSql = """
         update api_keys set last_used_at = @Now
