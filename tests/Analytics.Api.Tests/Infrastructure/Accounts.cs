@@ -1,9 +1,13 @@
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
+using System.Security.Claims;
+using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Dapper;
+using Microsoft.IdentityModel.JsonWebTokens;
+using Microsoft.IdentityModel.Tokens;
 using Npgsql;
 
 namespace Analytics.Api.Tests.Infrastructure;
@@ -121,6 +125,22 @@ public static partial class Accounts
         await using var dataSource = NpgsqlDataSource.Create(database.ConnectionString);
         await using var connection = await dataSource.OpenConnectionAsync();
         await connection.ExecuteAsync(sql, parameters);
+    }
+
+    /// <summary>An access token for <paramref name="user"/>'s session signed like the service's (or not, as asked).</summary>
+    public static string ForgeAccessToken(SignedIn user, string key = ApiFactory.SigningKey, string issuer = "analytics", string audience = "analytics", string role = "user", DateTime? expires = null)
+    {
+        var now = DateTime.UtcNow;
+        return new JsonWebTokenHandler { SetDefaultTimesOnTokenCreation = false }.CreateToken(new SecurityTokenDescriptor
+        {
+            Issuer = issuer,
+            Audience = audience,
+            IssuedAt = now.AddHours(-2),
+            NotBefore = now.AddHours(-2),
+            Expires = expires ?? now.AddMinutes(10),
+            Subject = new ClaimsIdentity([new Claim("sub", user.UserId.ToString()), new Claim("role", role), new Claim("sid", user.SessionId.ToString())]),
+            SigningCredentials = new SigningCredentials(new SymmetricSecurityKey(Encoding.UTF8.GetBytes(key)), SecurityAlgorithms.HmacSha256),
+        });
     }
 
     [GeneratedRegex(@"\?token=([A-Za-z0-9_\-%]+)")]

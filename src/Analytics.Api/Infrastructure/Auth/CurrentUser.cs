@@ -17,6 +17,16 @@ public sealed record CurrentUser(Guid Id, string Role, Guid SessionId)
                 ? new CurrentUser(id, role, session)
                 : null;
     }
+
+    /// <summary>The access token's expiry (its <c>exp</c> claim), or null when the principal has none (an API key).</summary>
+    public static DateTimeOffset? ExpiresAt(ClaimsPrincipal principal)
+    {
+        ArgumentNullException.ThrowIfNull(principal);
+        return long.TryParse(principal.FindFirstValue(JwtRegisteredClaimNames.Exp), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var seconds)
+            && seconds <= DateTimeOffset.MaxValue.ToUnixTimeSeconds()
+                ? DateTimeOffset.FromUnixTimeSeconds(seconds)
+                : null;
+    }
 }
 
 public static class Roles

@@ -263,6 +263,31 @@ public sealed class LiveStreamTests(TestDatabase database) : IAsyncDisposable
         await stays.ReadUntilAsync(id).WaitAsync(Patience);
     }
 
+    [Fact]
+    public async Task Streams_end_when_the_access_token_that_opened_them_expires()
+    {
+        await using var api = new ApiFactory(database, new Dictionary<string, string?> { ["Events:LivePresenceInterval"] = "00:00:00.200" });
+        var client = api.CreateClient();
+        var user = await client.SignUpAsync(database);
+        // Valid for three seconds (the validator's 30 s of clock skew would still accept it after that: the stream
+        // ends at the token's own expiry, not at the end of the skew).
+        var shortLived = Accounts.ForgeAccessToken(user, expires: DateTime.UtcNow.AddSeconds(3));
+        await using var stream = await SseSubscriber.OpenAsync(client, "/api/v1/events/stream", shortLived);
+        await using var hub = await HubClient.ConnectAsync(api, $"access_token={Uri.EscapeDataString(shortLived)}");
+        await using var lasting = await SseSubscriber.OpenAsync(client, "/api/v1/events/stream", user.AccessToken);
+
+        // Live until then.
+        var id = Guid.NewGuid();
+        await PostAsync(client, user.AccessToken, new { id, type = "page_view" });
+        await stream.ReadUntilAsync(id).WaitAsync(Patience);
+
+        await stream.EndAsync().WaitAsync(Patience);
+        await hub.ClosedAsync().WaitAsync(Patience);
+        var after = Guid.NewGuid();
+        await PostAsync(client, user.AccessToken, new { id = after, type = "page_view" });
+        await lasting.ReadUntilAllAsync(id, after).WaitAsync(Patience);
+    }
+
     internal static async Task PostAsync(HttpClient client, string credential, object body) =>
         (await client.SendAsync(HttpMethod.Post.Authorized("/api/v1/events", credential, body))).StatusCode.ShouldBe(HttpStatusCode.Accepted);
 

@@ -20,8 +20,9 @@ namespace Analytics.Api.Features.Events.LiveStream;
 /// committed events while they have heard so within three intervals (and for three intervals after they start, before
 /// they could have heard anyone).
 /// A stream authenticates once, when it opens: every <see cref="EventsOptions.LivePresenceInterval"/> each subscriber's
-/// access is checked again (the session still live, same user and role; the API key not revoked, its owner active),
-/// and the streams of those who lost it end, so a signed-out, revoked, disabled or demoted viewer stops seeing events.
+/// access is checked again (the access token not expired; the session still live, same user and role; the API key not
+/// revoked, its owner active), and the streams of those who lost it end, so a signed-out, revoked, disabled or demoted
+/// viewer, or one whose token expired, stops seeing events.
 /// </summary>
 public sealed partial class LiveEvents(
     IEventBus bus, SessionGate sessions, ApiKeyDirectory keys, IHostApplicationLifetime lifetime, IOptions<EventsOptions> options, TimeProvider clock, ILogger<LiveEvents> logger)
@@ -47,20 +48,20 @@ public sealed partial class LiveEvents(
 
     /// <summary>
     /// Subscribes <paramref name="viewer"/> (signed in as <paramref name="user"/>, or by API key when that is null) to
-    /// the events it may see that match <paramref name="filter"/>; dispose to leave. Completes once every node has been
-    /// told that someone watches.
+    /// the events it may see that match <paramref name="filter"/>, until <paramref name="accessUntil"/> (the access
+    /// token's expiry; none for an API key); dispose to leave. Completes once every node has been told that someone watches.
     /// </summary>
-    public async Task<LiveSubscription> SubscribeAsync(Caller viewer, CurrentUser? user, LiveFilter filter)
+    public async Task<LiveSubscription> SubscribeAsync(Caller viewer, CurrentUser? user, DateTimeOffset? accessUntil, LiveFilter filter)
     {
-        var subscription = Subscribe(viewer, user, filter);
+        var subscription = Subscribe(viewer, user, accessUntil, filter);
         await AnnounceAsync();
         return subscription;
     }
 
-    private LiveSubscription Subscribe(Caller viewer, CurrentUser? user, LiveFilter filter)
+    private LiveSubscription Subscribe(Caller viewer, CurrentUser? user, DateTimeOffset? accessUntil, LiveFilter filter)
     {
         ArgumentNullException.ThrowIfNull(viewer);
-        var subscription = new LiveSubscription(this, Audience.Of(viewer), filter, options.Value.LiveBufferSize) { Viewer = viewer, User = user };
+        var subscription = new LiveSubscription(this, Audience.Of(viewer), filter, options.Value.LiveBufferSize) { Viewer = viewer, User = user, AccessUntil = accessUntil };
         lock (_gate)
         {
             if (_stopping)
@@ -143,13 +144,16 @@ public sealed partial class LiveEvents(
     // fails (PostgreSQL or Redis unreachable) the stream stays open and is checked again at the next interval.
     private async Task EndThoseWithoutAccessAsync()
     {
+        var now = clock.GetUtcNow();
         foreach (var subscription in Volatile.Read(ref _audiences).Values.SelectMany(s => s))
         {
             bool allowed;
             try
             {
+                // A token's lifetime bounds what it grants: the stream it opened ends with it (the client reconnects
+                // with a fresh one), as a request with it would be refused.
                 allowed = subscription.User is { } user
-                    ? await sessions.WhyRejectedAsync(user, CancellationToken.None) is null
+                    ? subscription.AccessUntil > now && await sessions.WhyRejectedAsync(user, CancellationToken.None) is null
                     : subscription.Viewer.ApiKeyId is not { } keyId || await keys.IsLiveAsync(keyId, CancellationToken.None);
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
@@ -283,6 +287,9 @@ public sealed class LiveSubscription : IDisposable
     internal Caller Viewer { get; init; } = null!;
 
     internal CurrentUser? User { get; init; }
+
+    /// <summary>When the access token that opened the stream expires (null for an API key, which does not).</summary>
+    internal DateTimeOffset? AccessUntil { get; init; }
 
     /// <summary>Completes when the subscription ends: left, the node stopping, or the viewer's access ended.</summary>
     public ChannelReader<LiveMessage> Messages => _messages.Reader;

@@ -23,8 +23,11 @@ public static class LiveStream
         /// <summary>The signed-in user (null for an API key), whose session the stream checks again while open.</summary>
         internal CurrentUser? User { get; init; }
 
+        /// <summary>The access token's expiry, at which the stream ends (null for an API key).</summary>
+        internal DateTimeOffset? AccessUntil { get; init; }
+
         internal static Query For(string? type, string? name, System.Security.Claims.ClaimsPrincipal principal) =>
-            new(type, name) { Caller = Caller.From(principal), User = CurrentUser.From(principal) };
+            new(type, name) { Caller = Caller.From(principal), User = CurrentUser.From(principal), AccessUntil = CurrentUser.ExpiresAt(principal) };
     }
 
     internal sealed class Validator : AbstractValidator<Query>
@@ -44,7 +47,7 @@ public static class LiveStream
         {
             EventType? type = LiveFilter.TryParseType(request.Type ?? "", out var parsed) ? parsed : null;
             var name = string.IsNullOrWhiteSpace(request.Name) ? null : request.Name.Trim();
-            return live.SubscribeAsync(request.Caller, request.User, new LiveFilter(type, name));
+            return live.SubscribeAsync(request.Caller, request.User, request.AccessUntil, new LiveFilter(type, name));
         }
     }
 
@@ -59,8 +62,8 @@ public static class LiveStream
                 newly opened failed-login alert as `event: alert` (whatever the filter). A subscriber that
                 reads too slowly skips the oldest of more than 1,000 buffered events. Browsers' EventSource cannot send
                 headers: this endpoint also takes `access_token=<JWT>` or `api_key=<key>` in the query string. The stream
-                ends within 5 s of the caller losing access (signed out, session revoked, role changed, account disabled,
-                API key revoked); reconnect with a fresh token.
+                ends within 5 s of the caller losing access (access token expired, signed out, session revoked, role
+                changed, account disabled, API key revoked); reconnect with a fresh token.
                 """)
             .WithMetadata(new CredentialsInQueryAttribute())
             .Produces<string>(StatusCodes.Status200OK, EventStreamResponse.ContentType)

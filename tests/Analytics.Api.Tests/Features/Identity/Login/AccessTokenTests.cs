@@ -1,8 +1,6 @@
 using System.Net;
-using System.Security.Claims;
 using System.Text;
 using Analytics.Api.Tests.Infrastructure;
-using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;
 
 namespace Analytics.Api.Tests.Features.Identity.Login;
@@ -14,20 +12,8 @@ public sealed class AccessTokenTests(TestDatabase database) : IAsyncDisposable
 
     public ValueTask DisposeAsync() => _api.DisposeAsync();
 
-    private static string Forge(SignedIn user, string key = ApiFactory.SigningKey, string issuer = "analytics", string audience = "analytics", string role = "user", DateTime? expires = null)
-    {
-        var now = DateTime.UtcNow;
-        return new JsonWebTokenHandler { SetDefaultTimesOnTokenCreation = false }.CreateToken(new SecurityTokenDescriptor
-        {
-            Issuer = issuer,
-            Audience = audience,
-            IssuedAt = now.AddHours(-2),
-            NotBefore = now.AddHours(-2),
-            Expires = expires ?? now.AddMinutes(10),
-            Subject = new ClaimsIdentity([new Claim("sub", user.UserId.ToString()), new Claim("role", role), new Claim("sid", user.SessionId.ToString())]),
-            SigningCredentials = new SigningCredentials(new SymmetricSecurityKey(Encoding.UTF8.GetBytes(key)), SecurityAlgorithms.HmacSha256),
-        });
-    }
+    private static string Forge(SignedIn user, string key = ApiFactory.SigningKey, string issuer = "analytics", string audience = "analytics", string role = "user", DateTime? expires = null) =>
+        Accounts.ForgeAccessToken(user, key, issuer, audience, role, expires);
 
     private static async Task<HttpResponseMessage> MeAsync(HttpClient client, string token) =>
         await client.SendAsync(HttpMethod.Get.Authorized("/api/v1/auth/me", token));
