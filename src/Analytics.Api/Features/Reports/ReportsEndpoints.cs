@@ -25,6 +25,7 @@ public static class ReportsEndpoints
         services.AddOptions<AlertsOptions>().Bind(configuration.GetSection(AlertsOptions.Section))
             .Validate(AlertsOptions.IsValid, AlertsOptions.ValidationMessage).ValidateOnStart();
         services.AddSingleton<Rollups.Rollups>();
+        services.AddSingleton<DailyReport.DailyReports>();
         services.AddJobs(
             configuration,
             new ScheduledJob(typeof(RollupJob), "rollups", o => new JobSchedule(Every: o.RollupInterval)),

@@ -170,6 +170,36 @@ public sealed class ReportsTests(TestDatabase database) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_stored_report_is_rebuilt_by_the_rollup_run_that_takes_in_late_events_of_its_day()
+    {
+        var today = DateOnly.FromDateTime(DateTime.UtcNow);
+        var (reported, unreported, quiet) = (today.AddDays(-2), today.AddDays(-3), today.AddDays(-4));
+        var path = $"/api/v1/admin/reports/daily/{reported:yyyy-MM-dd}";
+        (await _client.SendAsync(HttpMethod.Post.Authorized($"{path}/run", _admin.AccessToken))).StatusCode.ShouldBe(HttpStatusCode.OK);
+        (await _client.SendAsync(HttpMethod.Post.Authorized($"/api/v1/admin/reports/daily/{quiet:yyyy-MM-dd}/run", _admin.AccessToken))).StatusCode.ShouldBe(HttpStatusCode.OK);
+        var before = await (await _client.SendAsync(HttpMethod.Get.Authorized(path, _admin.AccessToken))).JsonAsync();
+        before.GetProperty("eventsByType").EnumerateObject().ShouldBeEmpty();
+
+        // An app that was offline sends what happened on those days.
+        await SendAsync(_u2, [
+            new { type = "feature_click", name = "offline", occurredAt = new DateTimeOffset(reported.ToDateTime(new TimeOnly(9, 30)), TimeSpan.Zero) },
+            new { type = "page_view", occurredAt = new DateTimeOffset(reported.ToDateTime(new TimeOnly(23, 59)), TimeSpan.Zero) },
+            new { type = "page_view", occurredAt = new DateTimeOffset(unreported.ToDateTime(new TimeOnly(12, 0)), TimeSpan.Zero) },
+        ]);
+        var rolled = await SendCommandAsync(new RunRollups.Command());
+
+        // Only the stored report whose day changed: not the quiet day's, and none for the day without one.
+        rolled.Reports.Select(r => r.Day).ShouldBe([reported]);
+        var after = await (await _client.SendAsync(HttpMethod.Get.Authorized(path, _admin.AccessToken))).JsonAsync();
+        after.GetProperty("eventsByType").GetProperty("feature_click").GetInt64().ShouldBe(1);
+        after.GetProperty("eventsByType").GetProperty("page_view").GetInt64().ShouldBe(1);
+        after.GetProperty("activeUsers").GetInt64().ShouldBe(1);
+        after.GetProperty("topFeatures")[0].GetProperty("feature").GetString().ShouldBe("offline");
+        (await Fresh.ScalarAsync<long>("select (report->'eventsByType'->>'page_view')::bigint from daily_reports where day = @reported", new { reported })).ShouldBe(1);
+        (await Fresh.ScalarAsync<long>("select count(*) from daily_reports where day = @unreported", new { unreported })).ShouldBe(0);
+    }
+
+    [Fact]
     public async Task Reports_and_dashboard_refuse_bad_input_and_non_admins()
     {
         await (await _client.SendAsync(HttpMethod.Get.Authorized("/api/v1/admin/dashboard?role=owner&preset=1y", _admin.AccessToken))).ShouldBeProblemAsync(HttpStatusCode.BadRequest);

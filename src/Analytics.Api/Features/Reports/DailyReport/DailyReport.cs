@@ -1,6 +1,4 @@
-using System.Text.Json;
 using Analytics.Api.Features.Analytics;
-using Analytics.Api.Infrastructure.Caching;
 using Analytics.Api.Infrastructure.OpenApi;
 using Analytics.Api.Infrastructure.Results;
 using Dapper;
@@ -13,8 +11,9 @@ namespace Analytics.Api.Features.Reports.DailyReport;
 
 /// <summary>
 /// Daily reports for a UTC day: logins, failed logins, registrations, active users, events by type and the top 10
-/// features, built from the rollups (brought up to date first), stored in PostgreSQL and cached.
-/// The job generates yesterday's and backfills days missed during downtime; an admin can regenerate any day.
+/// features, built from the rollups (brought up to date first, in the same transaction), stored in PostgreSQL and cached.
+/// The job generates yesterday's and backfills days missed during downtime; an admin can regenerate any day; and a
+/// stored report is rebuilt by the rollup run that takes in late events of its day (an app that was offline).
 /// </summary>
 public static class DailyReport
 {
@@ -61,39 +60,12 @@ public static class DailyReport
         return (request.From ?? to.AddDays(-30), to);
     }
 
-    internal sealed class Handler(NpgsqlDataSource db, Rollups.Rollups rollups, ICache cache, TimeProvider clock)
+    internal sealed class Handler(NpgsqlDataSource db, Rollups.Rollups rollups, DailyReports reports, TimeProvider clock)
         : IRequestHandler<Generate, IReadOnlyList<Report>>, IRequestHandler<Scheduled, IReadOnlyList<Report>>, IRequestHandler<Get, Result<Report>>, IRequestHandler<List, IReadOnlyList<Report>>
     {
-        private static readonly TimeSpan CacheFor = TimeSpan.FromHours(24);
-
         private const string MissingDaysSql = """
             select d::date from generate_series(@First, @Last, interval '1 day') d
             where not exists (select 1 from daily_reports r where r.day = d::date)
-            """;
-
-        private const string CountsSql = """
-            select coalesce(sum(value) filter (where metric = 'logins'), 0)::bigint as Logins,
-                   coalesce(sum(value) filter (where metric = 'failed_logins'), 0)::bigint as FailedLogins,
-                   coalesce(sum(value) filter (where metric = 'registrations'), 0)::bigint as Registrations,
-                   (select count(*) from rollup_active_users where day = @Day) as ActiveUsers
-            from rollup_hourly where bucket >= @Start and bucket < @End
-            """;
-
-        private const string EventsByTypeSql = """
-            select dimension as Type, sum(value)::bigint as Count from rollup_hourly
-            where bucket >= @Start and bucket < @End and metric = 'events'
-            group by dimension order by dimension
-            """;
-
-        private const string TopFeaturesSql = """
-            select dimension as Feature, sum(value)::bigint as Clicks from rollup_hourly
-            where bucket >= @Start and bucket < @End and metric = 'feature_clicks'
-            group by dimension order by sum(value) desc, dimension limit 10
-            """;
-
-        private const string SaveSql = """
-            insert into daily_reports (day, report, generated_at) values (@Day, @Report::jsonb, @Now)
-            on conflict (day) do update set report = excluded.report, generated_at = excluded.generated_at
             """;
 
         private const string GetSql = "select report::text from daily_reports where day = @Day";
@@ -102,33 +74,31 @@ public static class DailyReport
 
         public async Task<IReadOnlyList<Report>> Handle(Generate request, CancellationToken cancellationToken)
         {
-            await rollups.RunAsync(cancellationToken);
-            var today = DateOnly.FromDateTime(clock.GetUtcNow().UtcDateTime);
-            await using var connection = await db.OpenConnectionAsync(cancellationToken);
-            var days = request.Day is { } day
-                ? [day]
-                : (await connection.QueryAsync<DateTime>(new CommandDefinition(MissingDaysSql, new { First = today.AddDays(-BackfillDays), Last = today.AddDays(-1) }, cancellationToken: cancellationToken)))
-                    .Select(DateOnly.FromDateTime).ToList();
-
-            var reports = new List<Report>();
-            foreach (var d in days)
+            List<DateOnly> days;
+            if (request.Day is { } day)
             {
-                var report = await BuildAsync(connection, d, cancellationToken);
-                await connection.ExecuteAsync(new CommandDefinition(SaveSql, new { Day = d, Report = JsonSerializer.Serialize(report, Json), Now = report.GeneratedAt }, cancellationToken: cancellationToken));
-                await cache.SetAsync(Key(d), JsonSerializer.SerializeToUtf8Bytes(report, Json), CacheFor, CancellationToken.None);
-                reports.Add(report);
+                days = [day];
+            }
+            else
+            {
+                var today = DateOnly.FromDateTime(clock.GetUtcNow().UtcDateTime);
+                await using var connection = await db.OpenConnectionAsync(cancellationToken);
+                days = [.. (await connection.QueryAsync<DateTime>(new CommandDefinition(MissingDaysSql, new { First = today.AddDays(-BackfillDays), Last = today.AddDays(-1) }, cancellationToken: cancellationToken))).Select(DateOnly.FromDateTime)];
             }
 
-            return reports;
+            // Built in the rollups' transaction: a rollup run that takes in late events of one of these days cannot
+            // overwrite the report with numbers from before them, nor the other way round.
+            var built = (await rollups.RunAsync(days, cancellationToken)).Reports;
+            return [.. days.Select(d => built.First(r => r.Day == d))];
         }
 
         public Task<IReadOnlyList<Report>> Handle(Scheduled request, CancellationToken cancellationToken) => Handle(new Generate(null), cancellationToken);
 
         public async Task<Result<Report>> Handle(Get request, CancellationToken cancellationToken)
         {
-            if (await cache.GetAsync(Key(request.Day), cancellationToken) is { } cached)
+            if (await reports.CachedAsync(request.Day, cancellationToken) is { } cached)
             {
-                return JsonSerializer.Deserialize<Report>(cached, Json)!;
+                return cached;
             }
 
             await using var connection = await db.OpenConnectionAsync(cancellationToken);
@@ -138,8 +108,9 @@ public static class DailyReport
                 return new Error(ErrorKind.NotFound, "report_not_found", "No report for that day.", $"There is no report for {request.Day:yyyy-MM-dd} yet; POST .../{request.Day:yyyy-MM-dd}/run generates it.");
             }
 
-            await cache.SetAsync(Key(request.Day), System.Text.Encoding.UTF8.GetBytes(json), CacheFor, CancellationToken.None);
-            return JsonSerializer.Deserialize<Report>(json, Json)!;
+            var report = DailyReports.Read(json);
+            await reports.CacheAsync([report]);
+            return report;
         }
 
         public async Task<IReadOnlyList<Report>> Handle(List request, CancellationToken cancellationToken)
@@ -147,23 +118,8 @@ public static class DailyReport
             var (from, to) = Range(request, clock);
             await using var connection = await db.OpenConnectionAsync(cancellationToken);
             var rows = await connection.QueryAsync<string>(new CommandDefinition(ListSql, new { From = from, To = to }, cancellationToken: cancellationToken));
-            return [.. rows.Select(r => JsonSerializer.Deserialize<Report>(r, Json)!)];
+            return [.. rows.Select(DailyReports.Read)];
         }
-
-        private async Task<Report> BuildAsync(NpgsqlConnection connection, DateOnly day, CancellationToken ct)
-        {
-            var range = new { Day = day, Start = new DateTimeOffset(day.ToDateTime(TimeOnly.MinValue), TimeSpan.Zero), End = new DateTimeOffset(day.AddDays(1).ToDateTime(TimeOnly.MinValue), TimeSpan.Zero) };
-            var counts = await connection.QuerySingleAsync<CountsRow>(new CommandDefinition(CountsSql, range, cancellationToken: ct));
-            var byType = (await connection.QueryAsync<(string Type, long Count)>(new CommandDefinition(EventsByTypeSql, range, cancellationToken: ct))).ToDictionary(r => r.Type, r => r.Count);
-            var top = (await connection.QueryAsync<FeatureCount>(new CommandDefinition(TopFeaturesSql, range, cancellationToken: ct))).ToList();
-            return new Report(day, counts.Logins, counts.FailedLogins, counts.Registrations, counts.ActiveUsers, byType, top, clock.GetUtcNow());
-        }
-
-        private static string Key(DateOnly day) => $"report:daily:{day:yyyy-MM-dd}";
-
-        private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
-
-        private sealed record CountsRow(long Logins, long FailedLogins, long Registrations, long ActiveUsers);
     }
 
     public static void Map(IEndpointRouteBuilder admin)
@@ -174,7 +130,7 @@ public static class DailyReport
             .ProducesErrors(400, 401, 403);
         admin.MapGet("/reports/daily/{date}", GetEndpoint)
             .WithName("GetDailyReport")
-            .WithSummary("The report of one UTC day (yyyy-MM-dd).")
+            .WithSummary("The report of one UTC day (yyyy-MM-dd); rebuilt when late events of that day arrive.")
             .ProducesErrors(400, 401, 403, 404);
         admin.MapPost("/reports/daily/{date}/run", RunEndpoint)
             .WithName("RunDailyReport")

@@ -1,3 +1,4 @@
+using Analytics.Api.Features.Reports.DailyReport;
 using Analytics.Api.Infrastructure.Caching;
 using Analytics.Api.Infrastructure.Database;
 using Dapper;
@@ -10,7 +11,8 @@ namespace Analytics.Api.Features.Reports.Rollups;
 /// Brings the hourly rollups (with per-minute counts of failed logins and sign-ups), the daily active-user sets, the
 /// 7-day active-user counts and the feature-click rollups up to date. It finds the hours touched since it last ran
 /// (by arrival time, so late events for old hours are not missed) and recomputes those hours from the raw rows:
-/// running it twice, or after downtime, gives the same result.
+/// running it twice, or after downtime, gives the same result. Stored daily reports of the past days it recomputed
+/// (late events) are rebuilt in the same transaction.
 /// </summary>
 public static class RunRollups
 {
@@ -23,9 +25,10 @@ public static class RunRollups
 }
 
 /// <summary>The rollup computation, shared by the rollup job and the daily report (which needs them current).</summary>
-public sealed class Rollups(NpgsqlDataSource db, AnalyticsGenerations generations, TimeProvider clock)
+public sealed class Rollups(NpgsqlDataSource db, AnalyticsGenerations generations, DailyReports reports, TimeProvider clock)
 {
-    public sealed record Result(int HoursRecomputed, int DaysRecomputed, DateTimeOffset Watermark);
+    /// <summary>What a run did; <paramref name="Reports"/>: the daily reports it built.</summary>
+    public sealed record Result(int HoursRecomputed, int DaysRecomputed, DateTimeOffset Watermark, IReadOnlyList<DailyReport.DailyReport.Report> Reports);
 
     private const string LockSql = "select pg_advisory_xact_lock(hashtext('run_rollups'))";
 
@@ -224,7 +227,10 @@ public sealed class Rollups(NpgsqlDataSource db, AnalyticsGenerations generation
     // which an upsert of the roles still present would keep.
     private const string ClearWindowsSql = "delete from rollup_active_window where days = 7 and as_of = any(@AsOf)";
 
-    public async Task<Result> RunAsync(CancellationToken cancellationToken)
+    public Task<Result> RunAsync(CancellationToken cancellationToken) => RunAsync([], cancellationToken);
+
+    /// <summary>Brings the rollups up to date, then builds the daily reports of <paramref name="reportDays"/> from them.</summary>
+    public async Task<Result> RunAsync(IReadOnlyCollection<DateOnly> reportDays, CancellationToken cancellationToken)
     {
         var now = clock.GetUtcNow();
         await using var connection = await db.OpenConnectionAsync(cancellationToken);
@@ -254,6 +260,10 @@ public sealed class Rollups(NpgsqlDataSource db, AnalyticsGenerations generation
         await connection.ExecuteAsync(new CommandDefinition(ClearWindowsSql, new { AsOf = asOf }, transaction, cancellationToken: cancellationToken));
         await connection.ExecuteAsync(new CommandDefinition(asOf.Length >= SpanWindowsFrom ? SpanWindowsSql : CountWindowsSql, new { AsOf = asOf }, transaction, cancellationToken: cancellationToken));
         await connection.ExecuteAsync(new CommandDefinition(SaveWatermarkSql, new { Name = RollupWatermark.Name, Watermark = now }, transaction, cancellationToken: cancellationToken));
+
+        // The reports asked for, and the stored ones of days that are over whose numbers this run changed.
+        var rebuilt = await DailyReports.StoredAsync(connection, transaction, [.. days.Where(d => d < today)], cancellationToken);
+        var built = await reports.BuildAsync(connection, transaction, reportDays.Union(rebuilt).Order(), cancellationToken);
         await transaction.CommitAsync(cancellationToken);
 
         if (hours.Length > 0)
@@ -261,6 +271,7 @@ public sealed class Rollups(NpgsqlDataSource db, AnalyticsGenerations generation
             await generations.BumpAsync([AnalyticsGenerations.Dashboard], CancellationToken.None);
         }
 
-        return new Result(hours.Length, days.Length, now);
+        await reports.CacheAsync(built);
+        return new Result(hours.Length, days.Length, now, built);
     }
 }
