@@ -16,8 +16,9 @@ namespace Analytics.Api.Features.Identity.Refresh;
 
 /// <summary>
 /// <c>POST /auth/refresh</c>: trades a refresh token for a new pair and spends it. A spent token presented again
-/// means two parties hold it: the whole session (its token family) is revoked, except within a short grace
-/// window after rotation, where a client that lost the response gets a working pair again.
+/// means two parties hold it: the whole session (its token family) is revoked, except once within a short grace
+/// window after rotation, where a client that lost the response (or a second tab) gets a working pair again. A
+/// further exchange in the window is reuse too: a stolen token cannot be replayed into a tree of live branches.
 /// </summary>
 public static class Refresh
 {
@@ -36,7 +37,7 @@ public static class Refresh
         : IRequestHandler<Command, Result<TokenPair>>
     {
         private const string FindSql = """
-            select t.id as TokenId, t.rotated_at as RotatedAt, t.expires_at as TokenExpiresAt,
+            select t.id as TokenId, t.rotated_at as RotatedAt, t.grace_used_at as GraceUsedAt, t.expires_at as TokenExpiresAt,
                    s.id as SessionId, s.user_id as UserId, s.revoked_at as RevokedAt, s.expires_at as SessionExpiresAt,
                    u.role as Role, u.status as Status
             from refresh_tokens t
@@ -47,10 +48,12 @@ public static class Refresh
             """;
 
         // Spends the presented token. In the grace window it is already spent and its successor stays valid, so two
-        // tabs racing on one token both keep working pairs instead of one of them later tripping reuse detection.
+        // tabs racing on one token both keep working pairs instead of one of them later tripping reuse detection; the
+        // window's one exchange is marked as used.
         private const string RotateSql = """
-            update refresh_tokens set rotated_at = @Now, replaced_by = @ReplacedBy
-            where id = @TokenId and rotated_at is null
+            update refresh_tokens set rotated_at = coalesce(rotated_at, @Now), replaced_by = coalesce(replaced_by, @ReplacedBy),
+                                      grace_used_at = case when rotated_at is null then null else @Now end
+            where id = @TokenId
             """;
 
         private const string TouchSessionSql = "update sessions set last_seen_at = @Now where id = @SessionId";
@@ -70,7 +73,7 @@ public static class Refresh
                 return Invalid;
             }
 
-            if (token.RotatedAt is { } rotatedAt && now.UtcDateTime - rotatedAt > jwt.Value.RefreshReuseGrace)
+            if (token.RotatedAt is { } rotatedAt && (now.UtcDateTime - rotatedAt > jwt.Value.RefreshReuseGrace || token.GraceUsedAt is not null))
             {
                 await connection.ExecuteAsync(new CommandDefinition(RevokeSessionSql, new { token.SessionId, Now = now }, transaction, cancellationToken: cancellationToken));
                 await ActivityLog.WriteAsync(connection, transaction, ActivityEntry.For(token.UserId, ActivityKind.TokenReuseDetected, request.Client, new { sessionId = token.SessionId }), now, cancellationToken);
@@ -88,14 +91,14 @@ public static class Refresh
             return pair;
         }
 
-        private sealed record TokenRow(Guid TokenId, DateTime? RotatedAt, DateTime TokenExpiresAt, Guid SessionId, Guid UserId, DateTime? RevokedAt, DateTime SessionExpiresAt, string Role, string Status);
+        private sealed record TokenRow(Guid TokenId, DateTime? RotatedAt, DateTime? GraceUsedAt, DateTime TokenExpiresAt, Guid SessionId, Guid UserId, DateTime? RevokedAt, DateTime SessionExpiresAt, string Role, string Status);
     }
 
     public static RouteHandlerBuilder Map(IEndpointRouteBuilder api) =>
         api.MapPost("/auth/refresh", Endpoint)
             .WithName("Refresh")
             .WithSummary("Rotate a refresh token: a new access and refresh token; the old refresh token is spent.")
-            .WithDescription("Presenting a spent refresh token after the grace window revokes its session (401 refresh_token_reused).")
+            .WithDescription("A spent refresh token presented again revokes its session (401 refresh_token_reused), except once within the grace window after its rotation (Jwt__RefreshReuseGrace), which answers a working pair again.")
             .ProducesErrors(400, 401)
             .AllowAnonymous();
 

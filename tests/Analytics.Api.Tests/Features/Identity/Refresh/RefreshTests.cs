@@ -61,6 +61,24 @@ public sealed class RefreshTests(TestDatabase database)
     }
 
     [Fact]
+    public async Task A_spent_token_is_exchanged_again_only_once_within_the_grace_window()
+    {
+        await using var api = new ApiFactory(database, new Dictionary<string, string?> { ["Jwt:RefreshReuseGrace"] = "00:01:00" });
+        var client = api.CreateClient();
+        var user = await client.SignUpAsync(database);
+        await RefreshAsync(client, user.RefreshToken);
+        var retried = await (await RefreshAsync(client, user.RefreshToken)).JsonAsync();
+
+        // A third holder of the token (it leaked): replaying it again would grow another live branch of the session.
+        var replay = await RefreshAsync(client, user.RefreshToken);
+
+        (await replay.ShouldBeProblemAsync(HttpStatusCode.Unauthorized)).GetProperty("code").GetString().ShouldBe("refresh_token_reused");
+        (await database.ScalarAsync<string>("select revoked_reason from sessions where id = @SessionId", new { user.SessionId })).ShouldBe("token_reuse");
+        (await RefreshAsync(client, retried.GetProperty("refreshToken").GetString()!)).StatusCode.ShouldBe(HttpStatusCode.Unauthorized);
+        (await database.ScalarAsync<long>("select count(*) from refresh_tokens where session_id = @SessionId", new { user.SessionId })).ShouldBe(3);
+    }
+
+    [Fact]
     public async Task Two_tabs_refreshing_the_same_token_at_once_both_keep_working_sessions()
     {
         await using var api = new ApiFactory(database, new Dictionary<string, string?> { ["Jwt:RefreshReuseGrace"] = "00:01:00" });
