@@ -16,9 +16,27 @@ public sealed class EventBatchWriterTests(TestDatabase database) : IAsyncDisposa
 
     public ValueTask DisposeAsync() => _api.DisposeAsync();
 
-    private static EventRow Row(Guid owner) => new(
-        Guid.CreateVersion7(), false, DateTimeOffset.UtcNow, EventType.Custom, "drain", null, owner, owner, null, null, null, null,
+    private static EventRow Row(Guid owner, EventType type = EventType.Custom) => new(
+        Guid.CreateVersion7(), false, DateTimeOffset.UtcNow, type, "drain", null, owner, owner, null, null, null, null,
         null, null, null, null, null, null, null, null, null, null, null, null);
+
+    [Fact]
+    public async Task A_group_that_fails_unexpectedly_fails_its_senders_and_the_lane_goes_on()
+    {
+        using var _ = _api.CreateClient();
+        var writer = new EventBatchWriter(
+            _api.Services.GetRequiredService<NpgsqlDataSource>(), new InProcessEventBus(new LocalSubscribers(NullLogger<LocalSubscribers>.Instance)),
+            new Watched(), [], TimeProvider.System, Options.Create(new EventsOptions()), NullLogger<EventBatchWriter>.Instance);
+        await writer.StartAsync(CancellationToken.None);
+        var owner = Guid.NewGuid();
+
+        // A row that nothing maps to the database (what the rules refuse): the writer itself has no answer for it.
+        await Should.ThrowAsync<KeyNotFoundException>(writer.WriteAsync([Row(owner, (EventType)5)], CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(30)));
+
+        (await writer.WriteAsync([Row(owner)], CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(30))).ShouldBe([true]);
+        await writer.StopAsync(CancellationToken.None);
+        (await database.ScalarAsync<long>("select count(*) from events where api_key_id = @Owner", new { Owner = owner })).ShouldBe(1);
+    }
 
     [Fact]
     public async Task Stopping_commits_and_answers_every_queued_event_in_small_groups_acknowledged_in_order()

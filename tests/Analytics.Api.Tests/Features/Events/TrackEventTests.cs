@@ -127,6 +127,30 @@ public sealed class TrackEventTests(TestDatabase database) : IAsyncDisposable
     }
 
     [Fact]
+    public async Task Comma_joined_event_types_are_400_singly_and_in_a_batch_and_ingestion_goes_on()
+    {
+        var (client, user, _) = await AppAsync();
+        // System.Text.Json reads "click, custom" as the combination of two names, which is no event type.
+        var single = HttpMethod.Post.Authorized("/api/v1/events", user.AccessToken);
+        single.Content = new StringContent("""{"type":"click, custom","name":"x"}""", System.Text.Encoding.UTF8, "application/json");
+
+        var refused = await (await client.SendAsync(single).WaitAsync(TimeSpan.FromSeconds(30))).ShouldBeProblemAsync(HttpStatusCode.BadRequest);
+
+        refused.GetProperty("errors").GetProperty("type")[0].GetString()!.ShouldContain("page_view, click");
+        var batch = await client.SendAsync(HttpMethod.Post.Authorized("/api/v1/events/batch", user.AccessToken, new
+        {
+            events = Enumerable.Repeat<object>(new { type = "feature_click, custom" }, 60).Append(new { type = "page_view" }),
+        })).WaitAsync(TimeSpan.FromSeconds(30));
+        batch.StatusCode.ShouldBe(HttpStatusCode.Accepted);
+        var body = await batch.JsonAsync();
+        (body.GetProperty("rejected").GetInt32(), body.GetProperty("accepted").GetInt32()).ShouldBe((60, 1));
+
+        var id = Guid.NewGuid();
+        (await client.SendAsync(HttpMethod.Post.Authorized("/api/v1/events", user.AccessToken, new { id, type = "page_view" })).WaitAsync(TimeSpan.FromSeconds(30))).StatusCode.ShouldBe(HttpStatusCode.Accepted);
+        (await database.ScalarAsync<long>("select count(*) from events where user_id = @UserId", new { user.UserId })).ShouldBe(2);
+    }
+
+    [Fact]
     public async Task Field_limits_are_enforced_with_reasons()
     {
         var (client, user, _) = await AppAsync();

@@ -244,6 +244,19 @@ public sealed partial class EventBatchWriter : BackgroundService
 
             return previous;
         }
+        catch (Exception ex)
+        {
+            // Anything else is a defect here (an event the rules let through that cannot be written): its senders get
+            // the exception (a logged 500), and this lane goes on with the next group instead of ending with it, which
+            // would leave every later sender of the lane waiting for ever.
+            LogCommitDefect(ex, batch.Count);
+            foreach (var item in batch)
+            {
+                item.Done.TrySetException(ex);
+            }
+
+            return previous;
+        }
 
         await previous;
         return AcknowledgeAsync(batch, stored, now);
@@ -360,6 +373,9 @@ public sealed partial class EventBatchWriter : BackgroundService
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Storing a batch of {Count} events failed; its senders get 503")]
     private partial void LogCommitFailed(Exception exception, int count);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Storing a batch of {Count} events failed unexpectedly; its senders get 500")]
+    private partial void LogCommitDefect(Exception exception, int count);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "{Observer} failed after an event commit")]
     private partial void LogObserverFailed(Exception exception, string observer);

@@ -82,9 +82,10 @@ public static class TrackEvent
             List<ValidationFailure>? failures = null;
             void Fail(string property, string message) => (failures ??= []).Add(new ValidationFailure(property, message));
 
-            if (e.Type is null)
+            // JSON's enum reading also takes comma-joined names ("click, custom") as a combination that is none of them.
+            if (e.Type is null || !Enum.IsDefined(e.Type.Value))
             {
-                Fail(nameof(e.Type), "Type is required: page_view, click, feature_click, login or custom.");
+                Fail(nameof(e.Type), e.Type is null ? "Type is required: page_view, click, feature_click, login or custom." : "Type must be one of page_view, click, feature_click, login or custom.");
             }
             else if (e.Type is EventType.Click or EventType.FeatureClick or EventType.Custom && string.IsNullOrWhiteSpace(e.Name))
             {

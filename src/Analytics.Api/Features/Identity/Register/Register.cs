@@ -48,10 +48,7 @@ public static class Register
                     context.AddFailure(problem);
                 }
             });
-            RuleFor(c => c.DisplayName).MaximumLength(IdentityRules.MaxDisplayNameLength)
-                .WithMessage($"Display name must have at most {IdentityRules.MaxDisplayNameLength} characters.");
-            RuleFor(c => c.Age).InclusiveBetween(IdentityRules.MinAge, IdentityRules.MaxAge)
-                .WithMessage($"Age must be between {IdentityRules.MinAge} and {IdentityRules.MaxAge}.");
+            this.ProfileRules(c => c.DisplayName, c => c.Age, c => c.Gender);
             Include(new AttributionValidator());
         }
     }

@@ -33,10 +33,7 @@ public static class UpdateProfile
     {
         public Validator()
         {
-            RuleFor(c => c.DisplayName).MaximumLength(IdentityRules.MaxDisplayNameLength)
-                .WithMessage($"Display name must have at most {IdentityRules.MaxDisplayNameLength} characters.");
-            RuleFor(c => c.Age).InclusiveBetween(IdentityRules.MinAge, IdentityRules.MaxAge)
-                .WithMessage($"Age must be between {IdentityRules.MinAge} and {IdentityRules.MaxAge}.");
+            this.ProfileRules(c => c.DisplayName, c => c.Age, c => c.Gender);
             When(c => c.Email is not null, () => RuleFor(c => c.Email).ValidEmail());
         }
     }

@@ -80,11 +80,12 @@ public sealed class UpdateProfileTests(TestDatabase database) : IAsyncDisposable
         var client = _api.CreateClient();
         var user = await client.SignUpAsync(database, profile: new { displayName = "Kept" });
 
-        var response = await client.SendAsync(HttpMethod.Patch.Authorized("/api/v1/users/me", user.AccessToken, new { displayName = new string('x', 101), age = 200 }));
+        var response = await client.SendAsync(HttpMethod.Patch.Authorized("/api/v1/users/me", user.AccessToken, new { displayName = new string('x', 101), age = 200, gender = "female, other" }));
 
         var errors = (await response.ShouldBeProblemAsync(HttpStatusCode.BadRequest)).GetProperty("errors");
         errors.TryGetProperty("displayName", out _).ShouldBeTrue();
         errors.TryGetProperty("age", out _).ShouldBeTrue();
+        errors.GetProperty("gender")[0].GetString()!.ShouldContain("male, female or other");
         (await database.ScalarAsync<string>("select display_name from users where id = @UserId", new { user.UserId })).ShouldBe("Kept");
     }
 }
