@@ -11,6 +11,9 @@ public sealed class AccessTokens(IOptions<JwtOptions> options, TimeProvider cloc
     public const string SessionClaim = "sid";
     public const string RoleClaim = "role";
 
+    /// <summary>How far past its expiry (or before its start) a token is still accepted: clocks of issuers and nodes drift.</summary>
+    public static readonly TimeSpan ClockSkew = TimeSpan.FromSeconds(30);
+
     private static readonly JsonWebTokenHandler Handler = new() { SetDefaultTimesOnTokenCreation = false };
 
     public IssuedAccessToken Issue(Guid userId, string role, Guid sessionId)
@@ -52,7 +55,7 @@ public sealed class AccessTokens(IOptions<JwtOptions> options, TimeProvider cloc
             ValidateLifetime = true,
             RequireExpirationTime = true,
             RequireSignedTokens = true,
-            ClockSkew = TimeSpan.FromSeconds(30),
+            ClockSkew = ClockSkew,
             NameClaimType = JwtRegisteredClaimNames.Sub,
             RoleClaimType = RoleClaim,
         };

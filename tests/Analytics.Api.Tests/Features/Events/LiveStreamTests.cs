@@ -269,9 +269,8 @@ public sealed class LiveStreamTests(TestDatabase database) : IAsyncDisposable
         await using var api = new ApiFactory(database, new Dictionary<string, string?> { ["Events:LivePresenceInterval"] = "00:00:00.200" });
         var client = api.CreateClient();
         var user = await client.SignUpAsync(database);
-        // Valid for three seconds (the validator's 30 s of clock skew would still accept it after that: the stream
-        // ends at the token's own expiry, not at the end of the skew).
-        var shortLived = Accounts.ForgeAccessToken(user, expires: DateTime.UtcNow.AddSeconds(3));
+        // Expired 22 s ago: still accepted for 8 s by the validator's 30 s of clock skew, which is when the stream ends.
+        var shortLived = Accounts.ForgeAccessToken(user, expires: DateTime.UtcNow.AddSeconds(-22));
         await using var stream = await SseSubscriber.OpenAsync(client, "/api/v1/events/stream", shortLived);
         await using var hub = await HubClient.ConnectAsync(api, $"access_token={Uri.EscapeDataString(shortLived)}");
         await using var lasting = await SseSubscriber.OpenAsync(client, "/api/v1/events/stream", user.AccessToken);

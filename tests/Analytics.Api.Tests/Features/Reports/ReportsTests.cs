@@ -197,6 +197,11 @@ public sealed class ReportsTests(TestDatabase database) : IAsyncLifetime
         after.GetProperty("topFeatures")[0].GetProperty("feature").GetString().ShouldBe("offline");
         (await Fresh.ScalarAsync<long>("select (report->'eventsByType'->>'page_view')::bigint from daily_reports where day = @reported", new { reported })).ShouldBe(1);
         (await Fresh.ScalarAsync<long>("select count(*) from daily_reports where day = @unreported", new { unreported })).ShouldBe(0);
+
+        // The next run reads the same late events again (the watermark's overlap): same numbers, the report stays as stored.
+        var generatedAt = await Fresh.ScalarAsync<DateTime>("select generated_at from daily_reports where day = @reported", new { reported });
+        (await SendCommandAsync(new RunRollups.Command())).Reports.ShouldBeEmpty();
+        (await Fresh.ScalarAsync<DateTime>("select generated_at from daily_reports where day = @reported", new { reported })).ShouldBe(generatedAt);
     }
 
     [Fact]

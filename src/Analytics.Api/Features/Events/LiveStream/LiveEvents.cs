@@ -150,10 +150,11 @@ public sealed partial class LiveEvents(
             bool allowed;
             try
             {
-                // A token's lifetime bounds what it grants: the stream it opened ends with it (the client reconnects
-                // with a fresh one), as a request with it would be refused.
+                // A token's lifetime bounds what it grants: the stream it opened ends when a request with it would be
+                // refused (the client reconnects with a fresh one). A signed-in viewer without an expiry (none is
+                // accepted) fails closed.
                 allowed = subscription.User is { } user
-                    ? subscription.AccessUntil > now && await sessions.WhyRejectedAsync(user, CancellationToken.None) is null
+                    ? subscription.AccessUntil is { } until && until > now && await sessions.WhyRejectedAsync(user, CancellationToken.None) is null
                     : subscription.Viewer.ApiKeyId is not { } keyId || await keys.IsLiveAsync(keyId, CancellationToken.None);
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
@@ -288,7 +289,7 @@ public sealed class LiveSubscription : IDisposable
 
     internal CurrentUser? User { get; init; }
 
-    /// <summary>When the access token that opened the stream expires (null for an API key, which does not).</summary>
+    /// <summary>Until when the access token that opened the stream is accepted (null for an API key, which does not expire).</summary>
     internal DateTimeOffset? AccessUntil { get; init; }
 
     /// <summary>Completes when the subscription ends: left, the node stopping, or the viewer's access ended.</summary>

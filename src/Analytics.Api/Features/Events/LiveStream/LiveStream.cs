@@ -23,11 +23,15 @@ public static class LiveStream
         /// <summary>The signed-in user (null for an API key), whose session the stream checks again while open.</summary>
         internal CurrentUser? User { get; init; }
 
-        /// <summary>The access token's expiry, at which the stream ends (null for an API key).</summary>
+        /// <summary>
+        /// Until when the access token is accepted (its expiry plus the validator's clock skew), when the stream ends:
+        /// a stream opened late in that window is not ended at once, so a reconnecting EventSource gets a 401, not a
+        /// loop of streams that open and end. Null for an API key.
+        /// </summary>
         internal DateTimeOffset? AccessUntil { get; init; }
 
         internal static Query For(string? type, string? name, System.Security.Claims.ClaimsPrincipal principal) =>
-            new(type, name) { Caller = Caller.From(principal), User = CurrentUser.From(principal), AccessUntil = CurrentUser.ExpiresAt(principal) };
+            new(type, name) { Caller = Caller.From(principal), User = CurrentUser.From(principal), AccessUntil = CurrentUser.ExpiresAt(principal) + AccessTokens.ClockSkew };
     }
 
     internal sealed class Validator : AbstractValidator<Query>

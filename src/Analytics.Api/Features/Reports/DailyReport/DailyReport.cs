@@ -109,7 +109,7 @@ public static class DailyReport
             }
 
             var report = DailyReports.Read(json);
-            await reports.CacheAsync([report]);
+            await reports.CacheReadAsync(report);
             return report;
         }
 

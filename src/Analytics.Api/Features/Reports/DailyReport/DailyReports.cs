@@ -12,7 +12,8 @@ namespace Analytics.Api.Features.Reports.DailyReport;
 /// </summary>
 public sealed class DailyReports(ICache cache, TimeProvider clock)
 {
-    private static readonly TimeSpan CacheFor = TimeSpan.FromHours(24);
+    // Rebuilds replace the cached copy; an hour bounds how long one missed while Redis was unreachable can stay.
+    private static readonly TimeSpan CacheFor = TimeSpan.FromHours(1);
 
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
@@ -36,9 +37,12 @@ public sealed class DailyReports(ICache cache, TimeProvider clock)
         group by dimension order by sum(value) desc, dimension limit 10
         """;
 
+    // A rebuild whose numbers are those stored leaves the row (and its generatedAt) alone, unless it was asked for:
+    // late events are read again by every rollup run within the watermark's overlap.
     private const string SaveSql = """
         insert into daily_reports (day, report, generated_at) values (@Day, @Report::jsonb, @Now)
         on conflict (day) do update set report = excluded.report, generated_at = excluded.generated_at
+        where @Always or daily_reports.report - 'generatedAt' is distinct from excluded.report - 'generatedAt'
         """;
 
     private const string StoredSql = "select day from daily_reports where day = any(@Days) order by day";
@@ -49,25 +53,30 @@ public sealed class DailyReports(ICache cache, TimeProvider clock)
             ? []
             : [.. (await connection.QueryAsync<DateTime>(new CommandDefinition(StoredSql, new { Days = days.ToArray() }, transaction, cancellationToken: ct))).Select(DateOnly.FromDateTime)];
 
-    /// <summary>Builds each day's report from the rollups and stores it (replacing the stored one).</summary>
-    public async Task<IReadOnlyList<Report>> BuildAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, IEnumerable<DateOnly> days, CancellationToken ct)
+    /// <summary>
+    /// Builds each day's report from the rollups and stores it, replacing the stored one: always for
+    /// <paramref name="asked"/>, for <paramref name="rebuilt"/> only when its numbers changed. Returns those stored.
+    /// </summary>
+    public async Task<IReadOnlyList<Report>> BuildAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, IReadOnlyCollection<DateOnly> asked, IEnumerable<DateOnly> rebuilt, CancellationToken ct)
     {
         var reports = new List<Report>();
-        foreach (var day in days)
+        foreach (var day in asked.Union(rebuilt).Order())
         {
             var range = new { Day = day, Start = new DateTimeOffset(day.ToDateTime(TimeOnly.MinValue), TimeSpan.Zero), End = new DateTimeOffset(day.AddDays(1).ToDateTime(TimeOnly.MinValue), TimeSpan.Zero) };
             var counts = await connection.QuerySingleAsync<CountsRow>(new CommandDefinition(CountsSql, range, transaction, cancellationToken: ct));
             var byType = (await connection.QueryAsync<(string Type, long Count)>(new CommandDefinition(EventsByTypeSql, range, transaction, cancellationToken: ct))).ToDictionary(r => r.Type, r => r.Count);
             var top = (await connection.QueryAsync<FeatureCount>(new CommandDefinition(TopFeaturesSql, range, transaction, cancellationToken: ct))).ToList();
             var report = new Report(day, counts.Logins, counts.FailedLogins, counts.Registrations, counts.ActiveUsers, byType, top, clock.GetUtcNow());
-            await connection.ExecuteAsync(new CommandDefinition(SaveSql, new { Day = day, Report = JsonSerializer.Serialize(report, Json), Now = report.GeneratedAt }, transaction, cancellationToken: ct));
-            reports.Add(report);
+            if (await connection.ExecuteAsync(new CommandDefinition(SaveSql, new { Day = day, Report = JsonSerializer.Serialize(report, Json), Now = report.GeneratedAt, Always = asked.Contains(day) }, transaction, cancellationToken: ct)) > 0)
+            {
+                reports.Add(report);
+            }
         }
 
         return reports;
     }
 
-    /// <summary>Puts stored reports in the cache (after their transaction committed), replacing older copies.</summary>
+    /// <summary>Puts reports just stored in the cache (after their transaction committed), replacing older copies.</summary>
     public async Task CacheAsync(IEnumerable<Report> reports)
     {
         foreach (var report in reports)
@@ -75,6 +84,13 @@ public sealed class DailyReports(ICache cache, TimeProvider clock)
             await cache.SetAsync(Key(report.Day), JsonSerializer.SerializeToUtf8Bytes(report, Json), CacheFor, CancellationToken.None);
         }
     }
+
+    /// <summary>
+    /// Caches a report read from the database unless a copy is there already: a rebuild that committed after the
+    /// read has cached a newer one, which this one must not replace.
+    /// </summary>
+    public Task CacheReadAsync(Report report) =>
+        cache.AddAsync(Key(report.Day), JsonSerializer.SerializeToUtf8Bytes(report, Json), CacheFor, CancellationToken.None);
 
     public async Task<Report?> CachedAsync(DateOnly day, CancellationToken ct) =>
         await cache.GetAsync(Key(day), ct) is { } cached ? JsonSerializer.Deserialize<Report>(cached, Json) : null;

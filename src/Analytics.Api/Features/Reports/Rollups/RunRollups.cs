@@ -263,7 +263,7 @@ public sealed class Rollups(NpgsqlDataSource db, AnalyticsGenerations generation
 
         // The reports asked for, and the stored ones of days that are over whose numbers this run changed.
         var rebuilt = await DailyReports.StoredAsync(connection, transaction, [.. days.Where(d => d < today)], cancellationToken);
-        var built = await reports.BuildAsync(connection, transaction, reportDays.Union(rebuilt).Order(), cancellationToken);
+        var built = await reports.BuildAsync(connection, transaction, reportDays, rebuilt, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
 
         if (hours.Length > 0)
