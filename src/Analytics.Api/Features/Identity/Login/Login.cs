@@ -118,12 +118,15 @@ public static class Login
 
         private static readonly Error BadCredentials = new(ErrorKind.Unauthorized, "invalid_credentials", "Sign-in failed.", "The e-mail or password is wrong.");
 
+        /// <summary>The per-address sign-in limit's key; an admin's unlock clears it too.</summary>
+        internal static string EmailThrottleKey(string normalisedEmail) => $"login:email:{normalisedEmail}";
+
         public async Task<Result<Response>> Handle(Command request, CancellationToken cancellationToken)
         {
             var email = IdentityRules.Normalise(request.Email);
             var options = signIn.Value;
             var client = request.Client;
-            var emailKey = $"login:email:{email}";
+            var emailKey = EmailThrottleKey(email);
 
             // The IP limit first: a client already over it does not spend the victim address's budget.
             var refused = await throttle.HitAsync(

@@ -2,6 +2,7 @@ using Analytics.Api.Infrastructure.Activity;
 using Analytics.Api.Infrastructure.Auth;
 using Analytics.Api.Infrastructure.Clients;
 using Analytics.Api.Infrastructure.OpenApi;
+using Analytics.Api.Infrastructure.RateLimiting;
 using Analytics.Api.Infrastructure.Results;
 using Dapper;
 using FluentValidation;
@@ -37,12 +38,12 @@ public static class UpdateUser
         }
     }
 
-    internal sealed class Handler(NpgsqlDataSource db, CommittedChanges committed, TimeProvider clock) : IRequestHandler<Command, Result<AdminUserView>>
+    internal sealed class Handler(NpgsqlDataSource db, CommittedChanges committed, Throttle throttle, TimeProvider clock) : IRequestHandler<Command, Result<AdminUserView>>
     {
         // Locks every active admin row, so two admins demoting each other at once cannot both succeed.
         private const string ActiveAdminsSql = "select id from users where role = 'admin' and status = 'active' order by id for update";
 
-        private const string CurrentSql = "select role as Role, status as Status, locked_until as LockedUntil from users where id = @Id for update";
+        private const string CurrentSql = "select role as Role, status as Status, email as Email, locked_until is not null or failed_logins > 0 as Locked from users where id = @Id for update";
 
         private const string UpdateSql = """
             update users set role = coalesce(@Role, role), status = coalesce(@Status, status),
@@ -60,7 +61,7 @@ public static class UpdateUser
             await using var connection = await db.OpenConnectionAsync(cancellationToken);
             await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
             var admins = (await connection.QueryAsync<Guid>(new CommandDefinition(ActiveAdminsSql, transaction: transaction, cancellationToken: cancellationToken))).ToList();
-            var current = await connection.QuerySingleOrDefaultAsync<(string Role, string Status, DateTime? LockedUntil)?>(new CommandDefinition(CurrentSql, new { request.Id }, transaction, cancellationToken: cancellationToken));
+            var current = await connection.QuerySingleOrDefaultAsync<(string Role, string Status, string Email, bool Locked)?>(new CommandDefinition(CurrentSql, new { request.Id }, transaction, cancellationToken: cancellationToken));
             if (current is not { } before)
             {
                 return Error.NotFound("User");
@@ -89,7 +90,7 @@ public static class UpdateUser
                 await ActivityLog.WriteAsync(connection, transaction, ActivityEntry.For(request.Id, ActivityKind.StatusChanged, request.Client, new { by.by, from = before.Status, to = status }), now, cancellationToken);
             }
 
-            if (request.Unlock == true)
+            if (request.Unlock == true && before.Locked)
             {
                 await ActivityLog.WriteAsync(connection, transaction, ActivityEntry.For(request.Id, ActivityKind.AccountUnlocked, request.Client, by), now, cancellationToken);
             }
@@ -97,6 +98,13 @@ public static class UpdateUser
             var view = await connection.QuerySingleAsync<AdminUserView.Row>(new CommandDefinition(ViewSql, new { request.Id }, transaction, cancellationToken: cancellationToken));
             await transaction.CommitAsync(cancellationToken);
             await committed.UserAsync(request.Id);
+            if (request.Unlock == true)
+            {
+                // The per-address sign-in limit too: attempts spread over the lockout's build-up usually fill it, and
+                // the unlocked owner would otherwise still get 429 for the rest of its window.
+                await throttle.ResetAsync(Identity.Login.Login.Handler.EmailThrottleKey(before.Email), CancellationToken.None);
+            }
+
             return view.ToView();
         }
     }
