@@ -46,7 +46,7 @@ public static class UpdateProfile
                 display_name = case when @DisplayName is null then display_name else nullif(trim(@DisplayName), '') end,
                 age = coalesce(@Age, age),
                 gender = coalesce(@Gender, gender),
-                pending_email = coalesce(@PendingEmail, pending_email),
+                pending_email = case when @Withdraw then null else coalesce(@PendingEmail, pending_email) end,
                 updated_at = @Now
             where id = @UserId
             returning {UserView.Columns}, u.pending_email as PendingEmail
@@ -54,7 +54,7 @@ public static class UpdateProfile
 
         private const string EmailTakenSql = "select exists (select 1 from users where email = @Email::citext and id <> @UserId)";
 
-        private const string CurrentEmailSql = "select email from users where id = @UserId";
+        private const string CurrentEmailSql = "select email as Email, pending_email as Pending from users where id = @UserId";
 
         public async Task<Result<Response>> Handle(Command request, CancellationToken cancellationToken)
         {
@@ -63,11 +63,18 @@ public static class UpdateProfile
             await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
             var userId = request.User.Id;
             string? newEmail = null;
+            var withdraw = false;
             if (request.Email is not null)
             {
                 var email = IdentityRules.Normalise(request.Email);
-                var current = await connection.QuerySingleAsync<string>(new CommandDefinition(CurrentEmailSql, new { UserId = userId }, transaction, cancellationToken: cancellationToken));
-                if (email != current)
+                var current = await connection.QuerySingleAsync<(string Email, string? Pending)>(new CommandDefinition(CurrentEmailSql, new { UserId = userId }, transaction, cancellationToken: cancellationToken));
+                if (email == current.Email)
+                {
+                    // Back to the address in use: a change still awaiting confirmation (a typo) is withdrawn, and the
+                    // link and code mailed for it stop working (the confirmation requires the pending address).
+                    withdraw = current.Pending is not null;
+                }
+                else
                 {
                     if (await connection.ExecuteScalarAsync<bool>(new CommandDefinition(EmailTakenSql, new { Email = email, UserId = userId }, transaction, cancellationToken: cancellationToken)))
                     {
@@ -87,7 +94,7 @@ public static class UpdateProfile
 
             var row = await connection.QuerySingleAsync<Row>(new CommandDefinition(
                 UpdateSql,
-                new { UserId = userId, request.DisplayName, Age = (short?)request.Age, Gender = UserView.GenderText(request.Gender), PendingEmail = newEmail, Now = now },
+                new { UserId = userId, request.DisplayName, Age = (short?)request.Age, Gender = UserView.GenderText(request.Gender), PendingEmail = newEmail, Withdraw = withdraw, Now = now },
                 transaction,
                 cancellationToken: cancellationToken));
             if (newEmail is not null)
@@ -95,7 +102,7 @@ public static class UpdateProfile
                 await ActivationMail.SendAsync(connection, transaction, userId, newEmail, activation.Value, now, cancellationToken, isEmailChange: true);
             }
 
-            var changed = new[] { ("displayName", request.DisplayName is not null), ("age", request.Age is not null), ("gender", request.Gender is not null), ("email", newEmail is not null) }
+            var changed = new[] { ("displayName", request.DisplayName is not null), ("age", request.Age is not null), ("gender", request.Gender is not null), ("email", newEmail is not null || withdraw) }
                 .Where(f => f.Item2).Select(f => f.Item1).ToArray();
             await ActivityLog.WriteAsync(connection, transaction, ActivityEntry.For(userId, ActivityKind.ProfileUpdated, request.Client, new { fields = changed }), now, cancellationToken);
             await transaction.CommitAsync(cancellationToken);
@@ -117,7 +124,7 @@ public static class UpdateProfile
     public static RouteHandlerBuilder Map(IEndpointRouteBuilder api) =>
         api.MapPatch("/users/me", Endpoint)
             .WithName("UpdateProfile")
-            .WithSummary("Change display name, age, gender or e-mail (a new e-mail is confirmed through a mail sent to it).")
+            .WithSummary("Change display name, age, gender or e-mail (a new e-mail is confirmed through a mail sent to it; the current one withdraws a pending change).")
             .ProducesErrors(400, 401, 409, 429)
             .RequireAuthorization();
 

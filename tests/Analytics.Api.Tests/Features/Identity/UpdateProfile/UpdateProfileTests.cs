@@ -46,6 +46,25 @@ public sealed class UpdateProfileTests(TestDatabase database) : IAsyncDisposable
     }
 
     [Fact]
+    public async Task Sending_the_current_address_withdraws_a_change_awaiting_confirmation()
+    {
+        var client = _api.CreateClient();
+        var user = await client.SignUpAsync(database);
+        var typo = Accounts.NewEmail("typo");
+        (await client.SendAsync(HttpMethod.Patch.Authorized("/api/v1/users/me", user.AccessToken, new { email = typo }))).StatusCode.ShouldBe(HttpStatusCode.OK);
+        var (_, code) = await database.ActivationMailAsync(typo);
+
+        var response = await client.SendAsync(HttpMethod.Patch.Authorized("/api/v1/users/me", user.AccessToken, new { email = user.Email.ToUpperInvariant() }));
+
+        response.StatusCode.ShouldBe(HttpStatusCode.OK);
+        (await response.JsonAsync()).GetProperty("pendingEmail").ValueKind.ShouldBe(System.Text.Json.JsonValueKind.Null);
+        // Whoever owns the mistyped address can no longer move the account to it.
+        (await client.PostAsJsonAsync(new Uri("/api/v1/auth/activate", UriKind.Relative), new { email = typo, code })).StatusCode.ShouldBe(HttpStatusCode.Conflict);
+        (await database.ScalarAsync<string>("select email from users where id = @UserId", new { user.UserId })).ShouldBe(user.Email);
+        (await database.ScalarAsync<string?>("select pending_email from users where id = @UserId", new { user.UserId })).ShouldBeNull();
+    }
+
+    [Fact]
     public async Task Changing_to_an_email_another_account_uses_returns_409()
     {
         var client = _api.CreateClient();
