@@ -1,5 +1,7 @@
 using System.Net;
+using Analytics.Api.Infrastructure.Activity;
 using Analytics.Api.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Analytics.Api.Tests.Features.Users;
 
@@ -225,5 +227,21 @@ public sealed class AdminUsersTests(TestDatabase database) : IAsyncDisposable
 
         after.GetProperty("items")[0].GetProperty("kind").GetString().ShouldBe("profile_updated");
         after.GetProperty("items").GetArrayLength().ShouldBe(before.GetProperty("items").GetArrayLength() + 1);
+    }
+
+    [Fact]
+    public async Task A_reader_that_read_the_activity_before_a_change_cannot_cache_it_after_the_change()
+    {
+        var client = _api.CreateClient();
+        var user = await client.SignUpAsync(database);
+        var recent = _api.Services.GetRequiredService<RecentActivity>();
+
+        // A reader's miss reads the newest entries; a change commits meanwhile; the reader's fill comes after it.
+        var stale = await recent.PageAsync(user.UserId, null, RecentActivity.Size, CancellationToken.None);
+        (await client.SendAsync(HttpMethod.Patch.Authorized("/api/v1/users/me", user.AccessToken, new { displayName = "Changed" }))).StatusCode.ShouldBe(HttpStatusCode.OK);
+        (await recent.FillAsync(user.UserId, stale)).ShouldBeFalse();
+
+        var after = await (await client.SendAsync(HttpMethod.Get.Authorized("/api/v1/users/me/activity", user.AccessToken))).JsonAsync();
+        after.GetProperty("items")[0].GetProperty("kind").GetString().ShouldBe("profile_updated");
     }
 }
