@@ -21,6 +21,7 @@ public enum ActivityKind
     SessionRevoked,
     ProfileUpdated,
     PasswordChanged,
+    PasswordChangeFailed,
     RoleChanged,
     StatusChanged,
     AccountUnlocked,

@@ -46,7 +46,7 @@ public static class ChangePassword
         }
     }
 
-    internal sealed class Handler(NpgsqlDataSource db, IPasswordHasher hasher, Throttle throttle, CommittedChanges committed, IOptions<SignInOptions> signIn, TimeProvider clock)
+    internal sealed class Handler(NpgsqlDataSource db, IPasswordHasher hasher, PasswordPolicy passwords, Throttle throttle, CommittedChanges committed, IOptions<SignInOptions> signIn, TimeProvider clock)
         : IRequestHandler<Command, Result<Response>>
     {
         private const string UserSql = "select email, password_hash from users where id = @UserId";
@@ -79,12 +79,20 @@ public static class ChangePassword
             // Hashing happens with no connection held, so a burst cannot drain the pool.
             if (!(await hasher.VerifyAsync(hash, request.CurrentPassword, cancellationToken)).Matches)
             {
+                // Recorded like a failed sign-in: a stolen access token guessing the password shows in the account's activity.
+                await using (var log = await db.OpenConnectionAsync(cancellationToken))
+                {
+                    await ActivityLog.WriteAsync(log, null, ActivityEntry.For(user.Id, ActivityKind.PasswordChangeFailed, request.Client, new { reason = "wrong_current_password" }), clock.GetUtcNow(), cancellationToken);
+                }
+
+                await committed.ActivityAsync(user.Id);
                 return new Error(ErrorKind.Invalid, "wrong_password", "Current password is wrong.", "The current password does not match; the password was not changed.");
             }
 
-            if (string.Equals(request.NewPassword, email, StringComparison.OrdinalIgnoreCase))
+            // The rules registration applies with the address (the validator has no address): neither the address nor its local part.
+            if (passwords.Check(request.NewPassword, email) is { } problem)
             {
-                return new Error(ErrorKind.Invalid, "password_is_email", "Password not allowed.", "Password must not be your e-mail address.");
+                return new Error(ErrorKind.Invalid, "password_is_email", "Password not allowed.", problem);
             }
 
             var newHash = await hasher.HashAsync(request.NewPassword, cancellationToken);

@@ -39,6 +39,21 @@ public sealed class ChangePasswordTests(TestDatabase database) : IAsyncDisposabl
 
         (await response.ShouldBeProblemAsync(HttpStatusCode.BadRequest)).GetProperty("code").GetString().ShouldBe("wrong_password");
         (await database.ScalarAsync<string>("select password_hash from users where id = @UserId", new { user.UserId })).ShouldBe(hash);
+        var newest = await (await client.SendAsync(HttpMethod.Get.Authorized("/api/v1/users/me/activity?limit=1", user.AccessToken))).JsonAsync();
+        newest.GetProperty("items")[0].GetProperty("kind").GetString().ShouldBe("password_change_failed");
+    }
+
+    [Fact]
+    public async Task A_new_password_that_is_the_addresss_local_part_is_400_as_at_registration()
+    {
+        var client = _api.CreateClient();
+        var user = await client.SignUpAsync(database);
+        var localPart = user.Email.Split('@')[0];
+
+        var response = await client.SendAsync(HttpMethod.Post.Authorized("/api/v1/users/me/password", user.AccessToken, new { currentPassword = Accounts.Password, newPassword = localPart }));
+
+        (await response.ShouldBeProblemAsync(HttpStatusCode.BadRequest)).GetProperty("detail").GetString()!.ShouldContain("e-mail address");
+        (await client.LoginAsync(user.Email)).StatusCode.ShouldBe(HttpStatusCode.OK);
     }
 
     [Fact]
