@@ -128,13 +128,14 @@ public sealed class AdminUsersTests(TestDatabase database) : IAsyncDisposable
     }
 
     [Fact]
-    public async Task Get_and_update_of_an_unknown_user_are_404_and_an_empty_patch_is_400()
+    public async Task Get_update_and_activity_of_an_unknown_user_are_404_and_an_empty_patch_is_400()
     {
         var client = _api.CreateClient();
         var admin = await client.SignUpAdminAsync(database);
 
         await (await client.SendAsync(HttpMethod.Get.Authorized($"/api/v1/admin/users/{Guid.NewGuid()}", admin.AccessToken))).ShouldBeProblemAsync(HttpStatusCode.NotFound);
         await (await client.SendAsync(HttpMethod.Patch.Authorized($"/api/v1/admin/users/{Guid.NewGuid()}", admin.AccessToken, new { role = "user" }))).ShouldBeProblemAsync(HttpStatusCode.NotFound);
+        await (await client.SendAsync(HttpMethod.Get.Authorized($"/api/v1/admin/users/{Guid.NewGuid()}/activity", admin.AccessToken))).ShouldBeProblemAsync(HttpStatusCode.NotFound);
         await (await client.SendAsync(HttpMethod.Patch.Authorized($"/api/v1/admin/users/{admin.UserId}", admin.AccessToken, new { }))).ShouldBeProblemAsync(HttpStatusCode.BadRequest);
     }
 

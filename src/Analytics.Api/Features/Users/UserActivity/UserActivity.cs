@@ -2,9 +2,12 @@ using System.Text.Json;
 using Analytics.Api.Infrastructure.Activity;
 using Analytics.Api.Infrastructure.Auth;
 using Analytics.Api.Infrastructure.OpenApi;
+using Analytics.Api.Infrastructure.Results;
+using Dapper;
 using FluentValidation;
 using MediatR;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Npgsql;
 
 namespace Analytics.Api.Features.Users.UserActivity;
 
@@ -14,7 +17,7 @@ namespace Analytics.Api.Features.Users.UserActivity;
 /// </summary>
 public static class UserActivity
 {
-    public sealed record Query(Guid UserId, long? Before, int? Limit) : IRequest<Page>;
+    public sealed record Query(Guid UserId, long? Before, int? Limit) : IRequest<Result<Page>>;
 
     public sealed record Entry(long Id, string Kind, DateTimeOffset OccurredAt, string? Ip, string? UserAgent, JsonElement Details);
 
@@ -29,9 +32,11 @@ public static class UserActivity
         }
     }
 
-    internal sealed class Handler(RecentActivity recent) : IRequestHandler<Query, Page>
+    internal sealed class Handler(RecentActivity recent, NpgsqlDataSource db) : IRequestHandler<Query, Result<Page>>
     {
-        public async Task<Page> Handle(Query request, CancellationToken cancellationToken)
+        private const string ExistsSql = "select exists (select 1 from users where id = @UserId)";
+
+        public async Task<Result<Page>> Handle(Query request, CancellationToken cancellationToken)
         {
             var limit = request.Limit ?? 50;
             IReadOnlyList<ActivityRecord> records;
@@ -51,8 +56,20 @@ public static class UserActivity
                 more = page.Count > limit;
             }
 
+            // Every account has entries (its registration at least): nothing at all may mean no such user (an admin's typo).
+            if (records.Count == 0 && request.Before is null && !await UserExistsAsync(request.UserId, cancellationToken))
+            {
+                return Error.NotFound("User");
+            }
+
             var items = records.Select(r => new Entry(r.Id, r.Kind, r.OccurredAt, r.Ip, r.UserAgent, JsonElement.Parse(r.Details))).ToList();
             return new Page(items, more && items.Count > 0 ? items[^1].Id : null);
+        }
+
+        private async Task<bool> UserExistsAsync(Guid userId, CancellationToken ct)
+        {
+            await using var connection = await db.OpenConnectionAsync(ct);
+            return await connection.ExecuteScalarAsync<bool>(new CommandDefinition(ExistsSql, new { UserId = userId }, cancellationToken: ct));
         }
     }
 
@@ -66,12 +83,12 @@ public static class UserActivity
     public static RouteHandlerBuilder MapAdmin(IEndpointRouteBuilder admin) =>
         admin.MapGet("/users/{id:guid}/activity", ForUser)
             .WithName("UserActivity")
-            .WithSummary("A user's activity log, newest first.")
-            .ProducesErrors(400, 401, 403);
+            .WithSummary("A user's activity log, newest first (404 for no such user).")
+            .ProducesErrors(400, 401, 403, 404);
 
-    private static async Task<Ok<Page>> Own(IMediator mediator, HttpContext http, CancellationToken ct, long? before = null, int? limit = null) =>
-        TypedResults.Ok(await mediator.Send(new Query(CurrentUser.From(http.User)!.Id, before, limit), ct));
+    private static async Task<Results<Ok<Page>, ProblemHttpResult>> Own(IMediator mediator, HttpContext http, CancellationToken ct, long? before = null, int? limit = null) =>
+        (await mediator.Send(new Query(CurrentUser.From(http.User)!.Id, before, limit), ct)).OkOrProblem(http);
 
-    private static async Task<Ok<Page>> ForUser(Guid id, IMediator mediator, CancellationToken ct, long? before = null, int? limit = null) =>
-        TypedResults.Ok(await mediator.Send(new Query(id, before, limit), ct));
+    private static async Task<Results<Ok<Page>, ProblemHttpResult>> ForUser(Guid id, IMediator mediator, HttpContext http, CancellationToken ct, long? before = null, int? limit = null) =>
+        (await mediator.Send(new Query(id, before, limit), ct)).OkOrProblem(http);
 }
