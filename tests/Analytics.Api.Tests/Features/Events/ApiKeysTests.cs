@@ -28,6 +28,11 @@ public sealed class ApiKeysTests(TestDatabase database) : IAsyncDisposable
         listed.ShouldContain("web app");
         listed.ShouldContain(key[..15]);
         listed.ShouldNotContain(key[16..]);
+        var located = await client.SendAsync(HttpMethod.Get.Authorized(created.Headers.Location!.OriginalString, user.AccessToken));
+        located.StatusCode.ShouldBe(HttpStatusCode.OK);
+        var one = await located.JsonAsync();
+        (one.GetProperty("id").GetGuid(), one.GetProperty("name").GetString(), one.GetProperty("revoked").GetBoolean()).ShouldBe((id, "web app", false));
+        one.GetRawText().ShouldNotContain(key[16..]);
     }
 
     [Fact]
@@ -94,7 +99,7 @@ public sealed class ApiKeysTests(TestDatabase database) : IAsyncDisposable
     }
 
     [Fact]
-    public async Task Revoking_another_users_key_is_404_and_keys_cannot_manage_keys()
+    public async Task Reading_or_revoking_another_users_key_is_404_and_keys_cannot_manage_keys()
     {
         var client = _api.CreateClient();
         var owner = await client.SignUpAsync(database);
@@ -102,6 +107,7 @@ public sealed class ApiKeysTests(TestDatabase database) : IAsyncDisposable
         var created = await (await client.SendAsync(HttpMethod.Post.Authorized("/api/v1/api-keys", owner.AccessToken, new { name = "mine" }))).JsonAsync();
 
         await (await client.SendAsync(HttpMethod.Delete.Authorized($"/api/v1/api-keys/{created.GetProperty("id").GetString()}", other.AccessToken))).ShouldBeProblemAsync(HttpStatusCode.NotFound);
+        await (await client.SendAsync(HttpMethod.Get.Authorized($"/api/v1/api-keys/{created.GetProperty("id").GetString()}", other.AccessToken))).ShouldBeProblemAsync(HttpStatusCode.NotFound);
         (await client.SendAsync(HttpMethod.Get.Authorized("/api/v1/api-keys", created.GetProperty("key").GetString()!))).StatusCode.ShouldBe(HttpStatusCode.Unauthorized);
     }
 
