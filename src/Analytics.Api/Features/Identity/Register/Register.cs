@@ -89,7 +89,7 @@ public static class Register
                     Id = Guid.CreateVersion7(),
                     Email = email,
                     PasswordHash = hash,
-                    DisplayName = request.DisplayName?.Trim(),
+                    DisplayName = string.IsNullOrWhiteSpace(request.DisplayName) ? null : request.DisplayName.Trim(),
                     Age = (short?)request.Age,
                     Gender = UserView.GenderText(request.Gender),
                     request.ReferrerUrl,

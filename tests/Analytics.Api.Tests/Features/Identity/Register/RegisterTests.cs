@@ -109,6 +109,18 @@ public sealed class RegisterTests(TestDatabase database) : IAsyncDisposable
     }
 
     [Fact]
+    public async Task A_blank_display_name_is_stored_as_none_as_the_profile_update_does()
+    {
+        var email = Accounts.NewEmail();
+
+        var response = await _api.CreateClient().RegisterAsync(email, extra: new { displayName = "   " });
+
+        response.StatusCode.ShouldBe(HttpStatusCode.Created);
+        (await response.JsonAsync()).GetProperty("displayName").ValueKind.ShouldBe(System.Text.Json.JsonValueKind.Null);
+        (await database.ScalarAsync<string?>("select display_name from users where email = @email", new { email })).ShouldBeNull();
+    }
+
+    [Fact]
     public async Task Registrations_from_one_address_are_throttled_before_any_work()
     {
         await using var api = new ApiFactory(database, new Dictionary<string, string?> { ["SignIn:MaxRegistrationsPerIp"] = "2", ["Redis:ConnectionString"] = "" });
