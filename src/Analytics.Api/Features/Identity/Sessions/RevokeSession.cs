@@ -17,10 +17,12 @@ public static class RevokeSession
 
     internal sealed class Handler(NpgsqlDataSource db, CommittedChanges committed, TimeProvider clock) : IRequestHandler<Command, Result<bool>>
     {
+        // Idempotent (204 again for a session that has ended); true only when this call ended it.
         private const string RevokeSql = """
-            update sessions set revoked_at = coalesce(revoked_at, @Now), revoked_reason = coalesce(revoked_reason, 'revoked_by_user')
-            where id = @SessionId and user_id = @UserId
-            returning true
+            update sessions s set revoked_at = coalesce(s.revoked_at, @Now), revoked_reason = coalesce(s.revoked_reason, 'revoked_by_user')
+            from (select id, revoked_at from sessions where id = @SessionId and user_id = @UserId for update) before
+            where s.id = before.id
+            returning before.revoked_at is null
             """;
 
         public async Task<Result<bool>> Handle(Command request, CancellationToken cancellationToken)
@@ -28,10 +30,15 @@ public static class RevokeSession
             var now = clock.GetUtcNow();
             await using var connection = await db.OpenConnectionAsync(cancellationToken);
             await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-            var found = await connection.QuerySingleOrDefaultAsync<bool?>(new CommandDefinition(RevokeSql, new { request.SessionId, UserId = request.User.Id, Now = now }, transaction, cancellationToken: cancellationToken));
-            if (found is null)
+            var ended = await connection.QuerySingleOrDefaultAsync<bool?>(new CommandDefinition(RevokeSql, new { request.SessionId, UserId = request.User.Id, Now = now }, transaction, cancellationToken: cancellationToken));
+            if (ended is null)
             {
                 return Error.NotFound("Session");
+            }
+
+            if (ended == false)
+            {
+                return true;
             }
 
             await ActivityLog.WriteAsync(connection, transaction, ActivityEntry.For(request.User.Id, ActivityKind.SessionRevoked, request.Client, new { sessionId = request.SessionId }), now, cancellationToken);

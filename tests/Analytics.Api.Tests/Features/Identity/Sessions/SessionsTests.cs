@@ -38,6 +38,10 @@ public sealed class SessionsTests(TestDatabase database) : IAsyncDisposable
         response.StatusCode.ShouldBe(HttpStatusCode.NoContent);
         (await client.SendAsync(HttpMethod.Get.Authorized("/api/v1/auth/me", other.GetProperty("accessToken").GetString()!))).StatusCode.ShouldBe(HttpStatusCode.Unauthorized);
         (await database.ScalarAsync<string>("select revoked_reason from sessions where id = @id", new { id = Guid.Parse(otherId) })).ShouldBe("revoked_by_user");
+
+        // Again: still 204, and the activity shows one revocation.
+        (await client.SendAsync(HttpMethod.Delete.Authorized($"/api/v1/users/me/sessions/{otherId}", user.AccessToken))).StatusCode.ShouldBe(HttpStatusCode.NoContent);
+        (await database.ScalarAsync<long>("select count(*) from activity_log where user_id = @UserId and kind = 'session_revoked'", new { user.UserId })).ShouldBe(1);
     }
 
     [Fact]
