@@ -12,6 +12,37 @@ public class ReconnectTests
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     [Fact]
+    public async Task Subscribing_while_the_server_hangs_does_not_fail_and_receives_once_it_answers()
+    {
+        await using var server = await RedisServerProcess.StartAsync();
+        await using var admin = await Connect(server.EndPoint);
+        await using var client = await Connect($"{server.EndPoint},syncTimeout=200");
+        var channel = RedisFixture.UniqueKey("hung");
+        var received = Channel.CreateUnbounded<string>();
+        await client.PingAsync(Ct);
+        await admin.ExecuteAsync("CLIENT", "PAUSE", 1500, "ALL");
+
+        // A service starting up subscribes now: the SUBSCRIBE times out, and must not fail the start.
+        await using var subscription = await client.SubscribeAsync(channel, m => received.Writer.WriteAsync(m.PayloadAsString(), Ct).AsTask(), Ct);
+
+        using var patience = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+        patience.CancelAfter(Wait);
+        while (!received.Reader.TryRead(out _))
+        {
+            try
+            {
+                await admin.PublishAsync(channel, "after", Ct);
+            }
+            catch (Exception ex) when (ex is TimeoutException or RedisConnectionException)
+            {
+                // Still paused.
+            }
+
+            await Task.Delay(200, patience.Token);
+        }
+    }
+
+    [Fact]
     public async Task Server_restart_mid_load_fails_fast_reconnects_and_resubscribes()
     {
         await using var server = await RedisServerProcess.StartAsync();

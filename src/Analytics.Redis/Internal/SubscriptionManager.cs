@@ -41,9 +41,10 @@ internal sealed class SubscriptionManager(
         {
             await confirmation.ConfigureAwait(false);
         }
-        catch (RedisConnectionException)
+        catch (Exception ex) when (ex is RedisConnectionException or TimeoutException)
         {
-            // The subscription stays registered and is made on the next connection.
+            // The subscription stays registered: made on the next connection, or by this one when a server that hung
+            // answers after all (a caller starting up must not fail over a Redis that is slow or paused).
         }
         catch
         {

@@ -9,8 +9,9 @@ namespace Analytics.Api.Infrastructure.Caching;
 /// </summary>
 public sealed class AnalyticsGenerations(ICache cache, TimeProvider clock)
 {
-    // Node-local copies for RecentAsync, and how many bumps of each scope this node has made (a copy read before
-    // one of them is not used after it).
+    // Node-local copies for RecentAsync, and how many bumps this node has made of each scope RecentAsync reads (a copy
+    // read before one of them is not used after it). Only those scopes: the per-user scopes bumped by every event's
+    // commit would otherwise grow this node's memory by an entry per user for ever.
     private readonly ConcurrentDictionary<string, Seen> _seen = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, long> _bumps = new(StringComparer.Ordinal);
 
@@ -41,7 +42,8 @@ public sealed class AnalyticsGenerations(ICache cache, TimeProvider clock)
             return await CurrentAsync(scope, ct);
         }
 
-        var bumps = _bumps.GetValueOrDefault(scope);
+        // Counted from before the read below: a bump during it makes the copy stale at once.
+        var bumps = _bumps.GetOrAdd(scope, 0);
         var now = clock.GetUtcNow();
         if (_seen.TryGetValue(scope, out var seen) && seen.Bumps == bumps && now - seen.At < maxAge && now >= seen.At)
         {
@@ -63,7 +65,9 @@ public sealed class AnalyticsGenerations(ICache cache, TimeProvider clock)
             }
             finally
             {
-                _bumps.AddOrUpdate(scope, 1, (_, n) => n + 1);
+                while (_bumps.TryGetValue(scope, out var n) && !_bumps.TryUpdate(scope, n + 1, n))
+                {
+                }
             }
         }));
 

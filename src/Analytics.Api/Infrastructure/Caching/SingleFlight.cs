@@ -42,8 +42,9 @@ public sealed class SingleFlight
             {
                 var value = await create(ct);
 
-                // Stored also when this caller has given up meanwhile: the waiters and the next callers read it.
-                await cache.SetAsync(key, value, ttl, CancellationToken.None);
+                // Stored also when this caller has given up meanwhile: the waiters and the next callers read it. Added
+                // where nothing is: a fill is best effort, while SetAsync is for writes that replace an entry.
+                await cache.AddAsync(key, value, ttl, CancellationToken.None);
                 mine.SetResult(value);
                 return (value, false);
             }

@@ -33,5 +33,11 @@ internal sealed class RedisReadinessCheck(IServiceProvider services) : IReadines
         {
             return new DependencyStatus(HealthState.Degraded, null, ex.Message, details);
         }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            // A Redis that hangs (frozen host, half-open connection) outlasts the readiness check's time: still only
+            // degraded, or every node would leave the load balancer over a dependency each of them can do without.
+            return new DependencyStatus(HealthState.Degraded, null, "No answer within the readiness check's time.", details);
+        }
     }
 }

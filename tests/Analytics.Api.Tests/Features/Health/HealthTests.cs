@@ -75,6 +75,28 @@ public sealed class HealthTests(TestDatabase database)
     }
 
     [Fact]
+    public async Task Ready_with_redis_hanging_is_still_200_and_reports_redis_degraded()
+    {
+        using var redis = new PrivateRedis();
+        await redis.StartAsync();
+        await using var api = new ApiFactory(database, new Dictionary<string, string?> { ["Redis:ConnectionString"] = redis.ConnectionString });
+        var client = api.CreateClient();
+        (await client.GetAsync(new Uri("/health/ready", UriKind.Relative))).StatusCode.ShouldBe(HttpStatusCode.OK);
+
+        // Connected, but answering nothing (a frozen host): the ping outlasts the readiness check's 3 s.
+        await using (var admin = await redis.ConnectAsync())
+        {
+            await admin.ExecuteAsync("CLIENT", "PAUSE", 8000, "ALL");
+        }
+
+        var response = await client.GetAsync(new Uri("/health/ready", UriKind.Relative));
+
+        response.StatusCode.ShouldBe(HttpStatusCode.OK);
+        var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+        body.GetProperty("dependencies").GetProperty("redis").GetProperty("status").GetString().ShouldBe("degraded");
+    }
+
+    [Fact]
     public async Task Sign_in_keeps_working_while_redis_is_down()
     {
         await using var api = new ApiFactory(database, new Dictionary<string, string?> { ["Redis:ConnectionString"] = "127.0.0.1:1,connectTimeout=200" });

@@ -219,7 +219,7 @@ public sealed class RedisStoreTests : StoreContractTests
     {
         _link = new RedisLink(Options.Create(new RedisStoreOptions { ConnectionString = TestRedis.ConnectionString }));
         var outage = new RedisOutage(NullLogger<RedisOutage>.Instance);
-        Cache = new RedisCache(_link, outage);
+        Cache = new RedisCache(_link, outage, TimeProvider.System);
         RateLimits = new RedisRateLimitStore(_link, outage, new InProcessRateLimitStore(TimeProvider.System));
         _bus = new RedisEventBus(_link, outage, new LocalSubscribers(NullLogger<LocalSubscribers>.Instance));
         _bus.StartAsync(default).GetAwaiter().GetResult();
@@ -252,7 +252,7 @@ public sealed class RedisOutageTests : IAsyncDisposable
     [Fact]
     public async Task With_redis_down_cache_misses_limits_fall_back_and_the_bus_delivers_locally()
     {
-        var cache = new RedisCache(_link, _outage);
+        var cache = new RedisCache(_link, _outage, TimeProvider.System);
         var limits = new RedisRateLimitStore(_link, _outage, new InProcessRateLimitStore(TimeProvider.System));
         var bus = new RedisEventBus(_link, _outage, new LocalSubscribers(NullLogger<LocalSubscribers>.Instance));
         var received = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -340,4 +340,36 @@ public sealed class RateLeaseTests : IAsyncDisposable
     [InlineData(0.1, 3, 0)]
     public void By_default_a_lease_is_50_ms_of_the_rate_or_a_twentieth_of_the_burst_whichever_is_smaller(double perSecond, int burst, int units) =>
         RateLeases.Default.Size(new RateRule(perSecond, burst)).ShouldBe(units);
+}
+
+/// <summary>Writes that replace an entry, lost while Redis was unreachable, land once it answers again.</summary>
+public sealed class RedisReturnTests
+{
+    [Fact]
+    public async Task A_replacing_write_and_a_removal_made_during_an_outage_land_when_redis_returns()
+    {
+        using var redis = new PrivateRedis();
+        await using var link = new RedisLink(Options.Create(new RedisStoreOptions { ConnectionString = redis.ConnectionString }));
+        var cache = new RedisCache(link, new RedisOutage(NullLogger<RedisOutage>.Instance), TimeProvider.System);
+
+        // Say a session's state: it changed (signed out) while this node could not reach Redis.
+        await cache.SetAsync("session", [2], TimeSpan.FromMinutes(1), default);
+        await cache.RemoveAsync("page", default);
+        (await cache.GetAsync("session", default)).ShouldBeNull();
+
+        await redis.StartAsync();
+        // The old values, as the other nodes left them while this one was cut off.
+        await using (var other = await redis.ConnectAsync())
+        {
+            await other.SetAsync("cache:session", "old", TimeSpan.FromMinutes(1));
+            await other.SetAsync("cache:page", "old", TimeSpan.FromMinutes(1));
+        }
+
+        // Any command that reaches Redis again replays what was not written.
+        using var patience = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        while (await cache.GetAsync("session", default) is not [2] || await cache.GetAsync("page", default) is not null)
+        {
+            await Task.Delay(100, patience.Token);
+        }
+    }
 }
