@@ -42,6 +42,15 @@ if [[ -z "${Redis__ConnectionString:-}" ]]; then
   export Redis__ConnectionString="127.0.0.1:$redis_port"
 fi
 
+if [[ "$environment" == Production && -z "${Jwt__SigningKey:-}" ]]; then
+  # Production refuses to start without a signing key: make one for this machine and keep it, so tokens survive restarts.
+  if [[ ! -s "$data/jwt-signing-key" ]]; then
+    (umask 077; head -c 48 /dev/urandom | base64 -w0 > "$data/jwt-signing-key")
+    log "made a JWT signing key for Production in .data/jwt-signing-key"
+  fi
+  export Jwt__SigningKey="$(cat "$data/jwt-signing-key")"
+fi
+
 ensure_libsodium
 "$root/scripts/build-web.sh"
 log "building the API"

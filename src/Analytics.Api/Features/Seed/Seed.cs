@@ -193,11 +193,14 @@ public static class Seed
             await using (var connection = await db.OpenConnectionAsync(cancellationToken))
             {
                 var last = DateOnly.FromDateTime(now.UtcDateTime).AddDays(-1);
-                if (added.Any || await connection.ExecuteScalarAsync<bool>(new CommandDefinition(ReportsMissingSql, new { From = from, Last = last }, cancellationToken: cancellationToken)))
+                // Reports only within the daily job's backfill: one older than that would be dropped for good and, missing,
+                // make every later run rebuild everything.
+                var reportsFrom = from < last.AddDays(1 - MaxDays) ? last.AddDays(1 - MaxDays) : from;
+                if (added.Any || await connection.ExecuteScalarAsync<bool>(new CommandDefinition(ReportsMissingSql, new { From = reportsFrom, Last = last }, cancellationToken: cancellationToken)))
                 {
                     var at = new DateTimeOffset(from.ToDateTime(TimeOnly.MinValue), TimeSpan.Zero);
                     await connection.ExecuteAsync(new CommandDefinition(RewindRollupsSql, new { At = at, Name = RollupWatermark.Name }, cancellationToken: cancellationToken));
-                    await connection.ExecuteAsync(new CommandDefinition(DropReportsSql, new { From = from }, cancellationToken: cancellationToken));
+                    await connection.ExecuteAsync(new CommandDefinition(DropReportsSql, new { From = reportsFrom }, cancellationToken: cancellationToken));
                 }
 
                 // Fresh statistics before the rollups read what was just copied in: on a new database autovacuum has

@@ -93,16 +93,26 @@ public static class CommandLine
         return 0;
     }
 
-    /// <summary>The seed's options, or why they are not understood. Key=Value and --Section:Key value are configuration.</summary>
+    /// <summary>
+    /// The seed's options (<c>--users 1000</c> or <c>--users=1000</c>), or why they are not understood. Other
+    /// Key=Value and --Section:Key value arguments are configuration.
+    /// </summary>
     internal static (Seed.Command? Command, string? Problem) ParseSeed(string[] args)
     {
         var command = new Seed.Command();
         for (var i = 0; i < args.Length; i++)
         {
             var option = args[i];
-            if (option.Contains('=', StringComparison.Ordinal))
+            string? value = null;
+            if (option.IndexOf('=', StringComparison.Ordinal) is var equals and > 0)
             {
-                continue;
+                // --users=1000 is the seed's own option; any other Key=Value (or --Key=Value) is configuration.
+                if (option[..equals] is not ("--users" or "--events" or "--days"))
+                {
+                    continue;
+                }
+
+                (option, value) = (option[..equals], option[(equals + 1)..]);
             }
 
             if (!option.StartsWith("--", StringComparison.Ordinal))
@@ -110,15 +120,18 @@ public static class CommandLine
                 return (null, $"Unexpected argument '{option}'.");
             }
 
-            if (i + 1 >= args.Length)
+            if (value is null)
             {
-                return (null, $"{option} needs a value.");
-            }
+                if (i + 1 >= args.Length)
+                {
+                    return (null, $"{option} needs a value.");
+                }
 
-            var value = args[++i];
-            if (option.Contains(':', StringComparison.Ordinal))
-            {
-                continue;
+                value = args[++i];
+                if (option.Contains(':', StringComparison.Ordinal))
+                {
+                    continue;
+                }
             }
 
             if (option is not ("--users" or "--events" or "--days"))

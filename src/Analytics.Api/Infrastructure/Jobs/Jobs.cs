@@ -42,7 +42,8 @@ public static class JobsServiceCollectionExtensions
     public static IServiceCollection AddJobs(this IServiceCollection services, IConfiguration configuration, params ScheduledJob[] jobs)
     {
         ArgumentNullException.ThrowIfNull(jobs);
-        services.AddOptions<JobsOptions>().Bind(configuration.GetSection(JobsOptions.Section));
+        services.AddOptions<JobsOptions>().Bind(configuration.GetSection(JobsOptions.Section))
+            .Validate(JobsOptions.IsValid, JobsOptions.ValidationMessage).ValidateOnStart();
         var name = configuration.GetSection(JobsOptions.Section).Get<JobsOptions>()?.SchedulerName ?? new JobsOptions().SchedulerName;
         services.AddQuartz(new System.Collections.Specialized.NameValueCollection { ["quartz.scheduler.instanceName"] = name }, q =>
         {
@@ -82,8 +83,10 @@ internal sealed partial class JobScheduler(ISchedulerFactory factory, ScheduledJ
         {
             var schedule = job.Schedule(options.Value);
 
-            // Every node states the schedules at start-up; one already stored as configured keeps its next fire time.
-            if ((await _scheduler.GetTrigger(new TriggerKey(job.Name), cancellationToken))?.Description == schedule.ToString())
+            // Every node states the schedules at start-up; one already stored as configured keeps its next fire time,
+            // unless it is stuck: in the error state (a node of another version could not load its job during a rolling
+            // deploy) or stored with another job class (renamed or moved), it would never fire again.
+            if (await IsCurrentAsync(_scheduler, job, schedule, cancellationToken))
             {
                 continue;
             }
@@ -95,6 +98,22 @@ internal sealed partial class JobScheduler(ISchedulerFactory factory, ScheduledJ
 
         await _scheduler.Start(cancellationToken);
         LogStarted(jobs.Length, _scheduler.SchedulerInstanceId);
+    }
+
+    private static async Task<bool> IsCurrentAsync(IScheduler scheduler, ScheduledJob job, JobSchedule schedule, CancellationToken ct)
+    {
+        var key = new TriggerKey(job.Name);
+        try
+        {
+            return (await scheduler.GetTrigger(key, ct))?.Description == schedule.ToString()
+                && await scheduler.GetTriggerState(key, ct) != TriggerState.Error
+                && (await scheduler.GetJobDetail(new JobKey(job.Name), ct))?.JobType.Type == job.JobType;
+        }
+        catch (JobPersistenceException)
+        {
+            // The stored job's class cannot be loaded any more: replace it.
+            return false;
+        }
     }
 
     public async Task StopAsync(CancellationToken cancellationToken)

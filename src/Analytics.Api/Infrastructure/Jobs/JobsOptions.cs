@@ -18,4 +18,12 @@ public sealed class JobsOptions
     public TimeSpan AlertInterval { get; set; } = TimeSpan.FromMinutes(1);
 
     public TimeSpan MaintenanceInterval { get; set; } = TimeSpan.FromHours(1);
+
+    /// <summary>Intervals positive, the daily report's cron a valid Quartz expression (a bad one stops the start with one line).</summary>
+    internal static bool IsValid(JobsOptions o) =>
+        o.RollupInterval > TimeSpan.Zero && o.AlertInterval > TimeSpan.Zero && o.MaintenanceInterval > TimeSpan.Zero
+        && Quartz.CronExpression.TryParse(o.DailyReportCron, out _);
+
+    internal const string ValidationMessage =
+        "Jobs: RollupInterval, AlertInterval and MaintenanceInterval must be positive, and DailyReportCron a valid Quartz cron expression (e.g. 0 5 0 * * ?).";
 }

@@ -199,6 +199,16 @@ public sealed partial class SeedTests(TestDatabase database)
         (await CountsAsync(fresh)).ShouldBe(before);
     }
 
+    [Fact]
+    public void Seed_options_may_be_written_with_an_equals_sign_and_configuration_passes_by()
+    {
+        var (command, problem) = global::Analytics.Api.Infrastructure.Hosting.CommandLine.ParseSeed(["--users=1000", "--events", "5000", "--days=7", "Jwt:Issuer=x", "--Jwt:Audience", "y"]);
+
+        problem.ShouldBeNull();
+        (command!.Users, command.Events, command.Days).ShouldBe((1000, 5000L, 7));
+        global::Analytics.Api.Infrastructure.Hosting.CommandLine.ParseSeed(["--days=0"]).Problem!.ShouldContain("--days");
+    }
+
     [Theory]
     [InlineData("--user", "5")]
     [InlineData("--days", "0")]

@@ -80,19 +80,24 @@ public sealed class CommandLineTests(TestDatabase database)
     }
 
     [Theory]
-    [InlineData("", "Jwt__SigningKey is not set")]
-    [InlineData("too-short", "Jwt__SigningKey is too weak")]
-    public async Task Serving_in_production_without_a_strong_signing_key_stops_with_one_line(string key, string message)
+    [InlineData("", "Jwt__SigningKey is not set", null)]
+    [InlineData("too-short", "Jwt__SigningKey is too weak", null)]
+    [InlineData(ApiFactory.SigningKey, "DailyReportCron", "every day at noon")]
+    public async Task Serving_in_production_without_a_strong_signing_key_or_with_a_bad_schedule_stops_with_one_line(string key, string message, string? cron)
     {
         var connectionString = await database.CreateDatabaseAsync("jwt");
+        var settings = new Dictionary<string, string>
+        {
+            ["ConnectionStrings__Postgres"] = connectionString,
+            ["Jwt__SigningKey"] = key,
+            ["ASPNETCORE_URLS"] = "http://127.0.0.1:0",
+        };
+        if (cron is not null)
+        {
+            settings["Jobs__DailyReportCron"] = cron;
+        }
 
-        var (exitCode, _, error) = await RunApiAsync(
-            new Dictionary<string, string>
-            {
-                ["ConnectionStrings__Postgres"] = connectionString,
-                ["Jwt__SigningKey"] = key,
-                ["ASPNETCORE_URLS"] = "http://127.0.0.1:0",
-            });
+        var (exitCode, _, error) = await RunApiAsync(settings);
 
         exitCode.ShouldNotBe(0);
         error.Trim().Split('\n').Length.ShouldBe(1);

@@ -81,6 +81,44 @@ public sealed class ClusteredJobsTests(TestDatabase database)
     }
 
     [Fact(Timeout = 120_000)]
+    public async Task A_trigger_left_in_the_error_state_is_scheduled_again_when_a_node_starts()
+    {
+        var connectionString = await database.CreateDatabaseAsync("cluster");
+        var db = database.On(connectionString);
+        await using (var migrating = new ApiFactory(database, new Dictionary<string, string?> { ["ConnectionStrings:Postgres"] = connectionString, ["Redis:ConnectionString"] = "" }))
+        {
+            migrating.CreateClient().Dispose();
+        }
+
+        await db.ExecuteAsync("create table fires (scheduled_at timestamptz not null, instance text not null)");
+        var cluster = $"cluster-{Guid.NewGuid():N}";
+        using (var earlier = Node(connectionString, cluster))
+        {
+            await earlier.StartAsync();
+            await earlier.StopAsync();
+        }
+
+        // As a node of another version leaves it when it cannot load the job's class (a rolling deploy).
+        (await db.ScalarAsync<long>("with stuck as (update qrtz_triggers set trigger_state = 'ERROR' where trigger_name = 'counting' returning 1) select count(*) from stuck")).ShouldBe(1);
+        var before = await db.ScalarAsync<long>("select count(*) from fires");
+        using var restarted = Node(connectionString, cluster);
+        await restarted.StartAsync();
+        try
+        {
+            for (var i = 0; i < 50 && await db.ScalarAsync<long>("select count(*) from fires") == before; i++)
+            {
+                await Task.Delay(200);
+            }
+        }
+        finally
+        {
+            await restarted.StopAsync();
+        }
+
+        (await db.ScalarAsync<long>("select count(*) from fires")).ShouldBeGreaterThan(before);
+    }
+
+    [Fact(Timeout = 120_000)]
     public async Task The_service_started_with_jobs_schedules_them_runs_the_rollups_and_stops_cleanly()
     {
         var connectionString = await database.CreateDatabaseAsync("jobs");

@@ -6,7 +6,7 @@ namespace Analytics.Api.Features.Reports.Maintenance;
 
 /// <summary>
 /// Hourly upkeep: event partitions ahead of time, and removal of what is no longer needed: sessions expired or
-/// revoked for 30 days (with their refresh tokens), spent or expired activation tokens, sent outbox mail after
+/// revoked for 30 days (with their refresh tokens), activation tokens spent or expired for 30 days, sent outbox mail after
 /// 7 days, and retry-idempotency ids after 30 days.
 /// </summary>
 public static class RunMaintenance
@@ -23,7 +23,8 @@ public static class RunMaintenance
             delete from sessions where expires_at < @Now - interval '30 days' or revoked_at < @Now - interval '30 days'
             """;
 
-        private const string ActivationSql = "delete from activation_tokens where expires_at < @Now - interval '1 day' or used_at < @Now - interval '1 day'";
+        // Kept a month after use or expiry, so that an old link still answers 410 (used / expired) rather than 400 for that long.
+        private const string ActivationSql = "delete from activation_tokens where expires_at < @Now - interval '30 days' or used_at < @Now - interval '30 days'";
 
         private const string OutboxSql = "delete from outbox where sent_at < @Now - interval '7 days'";
 
