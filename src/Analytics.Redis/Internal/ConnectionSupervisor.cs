@@ -132,8 +132,16 @@ internal sealed class ConnectionSupervisor : IAsyncDisposable
 
             if (!TryPublish(connection))
             {
-                connection.Close(new RedisConnectionException("The connection was closed before it could be used."));
-                return;
+                var closed = new RedisConnectionException("The connection was closed before it could be used.");
+                connection.Close(closed);
+                if (State == RedisConnectionState.Disposed)
+                {
+                    return;
+                }
+
+                // Not a success: the first attempt must start the reconnect loop (and a loop must go on), or the
+                // client would stay without a connection for good, with nothing left to make one.
+                throw closed;
             }
 
             if (_afterConnect is not null)

@@ -6,7 +6,8 @@ namespace Analytics.Api.Infrastructure.Redis;
 
 /// <summary>
 /// Cross-node bus over Redis pub/sub: one pattern subscription per node feeds its local subscribers, including
-/// for messages this node published. While Redis is down a publish is delivered to this node only.
+/// for messages this node published. While Redis is down a publish is delivered to this node only (unless it timed
+/// out: it may still have been sent).
 /// </summary>
 public sealed class RedisEventBus(RedisLink link, RedisOutage outage, LocalSubscribers subscribers) : IEventBus, IHostedService
 {
@@ -24,7 +25,13 @@ public sealed class RedisEventBus(RedisLink link, RedisOutage outage, LocalSubsc
         catch (Exception ex) when (RedisOutage.IsOutage(ex))
         {
             outage.Failed("event bus", ex);
-            await subscribers.DeliverAsync(topic, payload);
+
+            // A timed-out PUBLISH may still reach Redis, and this node would then get the message twice: only a
+            // message that certainly was not sent is delivered here (at most once, as the bus promises).
+            if (ex is not TimeoutException)
+            {
+                await subscribers.DeliverAsync(topic, payload);
+            }
         }
     }
 

@@ -36,20 +36,37 @@ internal sealed class RedisStoreOptionsValidator : IValidateOptions<RedisStoreOp
 
 /// <summary>
 /// The process's one Redis client. It is created without waiting for the server (abortConnect=false), so the
-/// service starts and answers while Redis is down, and reconnects by itself.
+/// service starts and answers while Redis is down, and reconnects by itself. What the client cannot throw to a caller
+/// (a lost or restored connection and why, dropped pub/sub messages, a failed re-subscription) is logged.
 /// </summary>
-public sealed class RedisLink : IAsyncDisposable
+public sealed partial class RedisLink : IAsyncDisposable
 {
     private readonly Lazy<Task<RedisClient>> _client;
+    private readonly ILogger<RedisLink> _logger;
 
-    public RedisLink(IOptions<RedisStoreOptions> options)
+    public RedisLink(IOptions<RedisStoreOptions> options, ILogger<RedisLink>? logger = null)
     {
         ArgumentNullException.ThrowIfNull(options);
+        _logger = logger ?? Microsoft.Extensions.Logging.Abstractions.NullLogger<RedisLink>.Instance;
         var parsed = RedisOptions.Parse(options.Value.ConnectionString) with { AbortConnect = false };
-        _client = new Lazy<Task<RedisClient>>(() => RedisClient.ConnectAsync(parsed));
+        _client = new Lazy<Task<RedisClient>>(() => ConnectAsync(parsed));
     }
 
     public Task<RedisClient> ClientAsync() => _client.Value;
+
+    private async Task<RedisClient> ConnectAsync(RedisOptions options)
+    {
+        var client = await RedisClient.ConnectAsync(options);
+        client.ErrorOccurred += (_, e) => LogClientError(e.Exception, e.Message);
+        client.StateChanged += (_, e) =>
+        {
+            if (e.State is RedisConnectionState.Connected or RedisConnectionState.Disconnected)
+            {
+                LogStateChanged(e.Role, e.State, e.EndPoint, e.Error?.Message);
+            }
+        };
+        return client;
+    }
 
     public async ValueTask DisposeAsync()
     {
@@ -58,4 +75,10 @@ public sealed class RedisLink : IAsyncDisposable
             await (await _client.Value).DisposeAsync();
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Redis: {Message}")]
+    private partial void LogClientError(Exception exception, string message);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Redis {Role} connection {State} ({EndPoint}) {Reason}")]
+    private partial void LogStateChanged(RedisConnectionRole role, RedisConnectionState state, string? endPoint, string? reason);
 }

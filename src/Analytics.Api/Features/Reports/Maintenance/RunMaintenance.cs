@@ -6,7 +6,7 @@ namespace Analytics.Api.Features.Reports.Maintenance;
 
 /// <summary>
 /// Hourly upkeep: event partitions ahead of time, and removal of what is no longer needed: sessions expired or
-/// revoked for 30 days (with their refresh tokens), activation tokens spent or expired for 30 days, sent outbox mail after
+/// revoked for 30 days (with their refresh tokens; each user's last seen one stays), activation tokens spent or expired for 30 days, sent outbox mail after
 /// 7 days, and retry-idempotency ids after 30 days.
 /// </summary>
 public static class RunMaintenance
@@ -19,8 +19,11 @@ public static class RunMaintenance
     {
         private const string PartitionSql = "select ensure_events_partition(@At)";
 
+        // Each user's most recently seen session stays, ended or not: it is where the admin's "last seen" comes from.
         private const string SessionsSql = """
-            delete from sessions where expires_at < @Now - interval '30 days' or revoked_at < @Now - interval '30 days'
+            delete from sessions s
+            where (s.expires_at < @Now - interval '30 days' or s.revoked_at < @Now - interval '30 days')
+              and exists (select 1 from sessions n where n.user_id = s.user_id and (n.last_seen_at, n.id) > (s.last_seen_at, s.id))
             """;
 
         // Kept a month after use or expiry, so that an old link still answers 410 (used / expired) rather than 400 for that long.
