@@ -31,8 +31,10 @@ public sealed class RedisCache(RedisLink link, RedisOutage outage, TimeProvider 
 
     public Task RemoveAsync(string key, CancellationToken ct) => WriteAsync(key, new Unwritten(null, DateTimeOffset.MaxValue), ct);
 
+    // Unknown (Redis failed): a number no generation has and no other read gets, so that the answer is computed afresh
+    // and cached under a key nobody reads again; a fixed fallback (0) would share an old answer cached under it.
     public Task<long> GetGenerationAsync(string scope, CancellationToken ct) =>
-        RunAsync(async client => long.TryParse(await client.GetStringAsync(GenerationPrefix + scope, ct), NumberStyles.None, CultureInfo.InvariantCulture, out var value) ? value : 0, 0L);
+        RunAsync(async client => long.TryParse(await client.GetStringAsync(GenerationPrefix + scope, ct), NumberStyles.None, CultureInfo.InvariantCulture, out var value) ? value : 0, -Random.Shared.NextInt64(1, long.MaxValue));
 
     public async Task BumpGenerationAsync(string scope, CancellationToken ct)
     {

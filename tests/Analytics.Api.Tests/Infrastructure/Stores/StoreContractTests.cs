@@ -267,6 +267,10 @@ public sealed class RedisOutageTests : IAsyncDisposable
 
         (await received.Task.WaitAsync(TimeSpan.FromSeconds(5))).ShouldBe("local");
         _outage.IsDown.ShouldBeTrue();
+
+        // An unknown generation is one no answer was cached under: never the 0 of a scope not bumped yet.
+        var (first, second) = (await cache.GetGenerationAsync("scope", default), await cache.GetGenerationAsync("scope", default));
+        (first < 0, second < 0, first != second).ShouldBe((true, true, true));
     }
 }
 
