@@ -40,8 +40,10 @@ public sealed class RedisRateLimitStore(RedisLink link, RedisOutage outage, InPr
         return {allowed, count, first, now}
         """);
 
-    // KEYS[1] the TAT; ARGV: emission interval ms, burst, then one cost per hit, decided in order. Returns {now, then
-    // per hit the TAT it started from and 1 or 0 (allowed)}; numbers as strings (Lua numbers would be truncated).
+    // KEYS[1] the TAT; ARGV: emission interval ms, burst, then one cost per hit, decided in order; a negative cost is a
+    // lease, granted only when no hit before it was refused (a refused caller's Retry-After must hold, and its lease would
+    // spend the budget it waits for). Returns {now, then per hit the TAT it started from and 1 or 0 (allowed)}; numbers
+    // as strings (Lua numbers would be truncated).
     private static readonly RedisScript CellRate = new("""
         local t = redis.call('TIME')
         local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
@@ -51,11 +53,16 @@ public sealed class RedisRateLimitStore(RedisLink link, RedisOutage outage, InPr
         if tat < now then tat = now end
         local out = {tostring(now)}
         local taken = false
+        local refused = false
         for i = 3, #ARGV do
-          local new_tat = tat + interval * tonumber(ARGV[i])
+          local cost = tonumber(ARGV[i])
+          local lease = cost < 0
+          if lease then cost = -cost end
+          local new_tat = tat + interval * cost
           out[#out + 1] = tostring(tat)
-          if new_tat - tolerance > now then
+          if (lease and refused) or new_tat - tolerance > now then
             out[#out + 1] = 0
+            if not lease then refused = true end
           else
             out[#out + 1] = 1
             tat = new_tat
@@ -175,7 +182,7 @@ public sealed class RedisRateLimitStore(RedisLink link, RedisOutage outage, InPr
 
             if (leaseSize > 0)
             {
-                args[^1] = leaseSize;
+                args[^1] = -leaseSize;
             }
 
             var reply = (await client.ScriptEvaluateAsync(CellRate, [Prefix + key], args, CancellationToken.None)).AsArray()!;
@@ -296,8 +303,9 @@ public sealed class RedisRateLimitStore(RedisLink link, RedisOutage outage, InPr
         {
             lock (_gate)
             {
-                // Units left from an earlier lease that has not expired yet stay usable until the new expiry.
-                _units = (Expired ? 0 : _units) + units;
+                // Units left from an earlier lease that has not expired yet stay usable until the new expiry, up to one
+                // lease's worth: hits too large for the lease would otherwise pile up units this node never spends.
+                _units = Math.Min((Expired ? 0 : _units) + units, units);
                 _remainingAtGrant = remaining;
                 _expires = expires;
             }

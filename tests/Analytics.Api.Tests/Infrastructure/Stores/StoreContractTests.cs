@@ -312,6 +312,20 @@ public sealed class RateLeaseTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task A_refused_hit_takes_no_lease_so_the_budget_it_waits_for_stays()
+    {
+        var plain = new RedisRateLimitStore(_link, _outage, new InProcessRateLimitStore(TimeProvider.System), new RateLeases(_ => 0, TimeSpan.FromMinutes(1)));
+        var a = Node(TimeSpan.FromMinutes(1));
+        (await plain.HitRateAsync(_key, Rule, 13, default)).Remaining.ShouldBe(7);
+
+        // Ten do not fit in the seven left; the lease of five would, but a refused caller's call takes none.
+        var refused = await a.HitRateAsync(_key, Rule, 10, default);
+
+        refused.Allowed.ShouldBeFalse();
+        (await plain.HitRateAsync(_key, Rule, 7, default)).Allowed.ShouldBeTrue();
+    }
+
+    [Fact]
     public async Task Nodes_with_leases_never_admit_more_than_the_budget_under_parallel_hits()
     {
         var a = Node(TimeSpan.FromMinutes(1));
