@@ -15,6 +15,7 @@ public sealed class RedisCache(RedisLink link, RedisOutage outage, TimeProvider 
     private const string Prefix = "cache:";
     private const string GenerationPrefix = "gen:";
     private const int MaxUnwritten = 10_000;
+    private static readonly TimeSpan GenerationTtl = TimeSpan.FromDays(7);
 
     private readonly SingleFlight _flights = new();
     private readonly ConcurrentDictionary<string, Unwritten> _unwritten = new(StringComparer.Ordinal);
@@ -38,7 +39,7 @@ public sealed class RedisCache(RedisLink link, RedisOutage outage, TimeProvider 
 
     public async Task BumpGenerationAsync(string scope, CancellationToken ct)
     {
-        if (!await RunAsync(async client => await client.IncrementAsync(GenerationPrefix + scope, cancellationToken: ct) > 0, false))
+        if (!await RunAsync(async client => await BumpAsync(client, scope, ct), false))
         {
             _unbumped.TryAdd(scope, 0);
         }
@@ -159,7 +160,7 @@ public sealed class RedisCache(RedisLink link, RedisOutage outage, TimeProvider 
 
             try
             {
-                await client.IncrementAsync(GenerationPrefix + scope, cancellationToken: CancellationToken.None);
+                await BumpAsync(client, scope, CancellationToken.None);
             }
             catch (Exception ex) when (RedisOutage.IsOutage(ex))
             {
@@ -167,6 +168,17 @@ public sealed class RedisCache(RedisLink link, RedisOutage outage, TimeProvider 
                 throw;
             }
         }
+    }
+
+    // A generation expires a week after its last bump (per-user scopes would otherwise stay in Redis for ever). It then
+    // reads 0 again, which is safe while answers live far shorter than that: any cached under an old 0 are long gone.
+    private static async Task<bool> BumpAsync(Analytics.Redis.RedisClient client, string scope, CancellationToken ct)
+    {
+        // Sent together (one round trip); the expiry follows the increment on the connection.
+        await Task.WhenAll(
+            client.IncrementAsync(GenerationPrefix + scope, cancellationToken: ct).AsTask(),
+            client.ExpireAsync(GenerationPrefix + scope, GenerationTtl, ct).AsTask());
+        return true;
     }
 
     /// <summary>A write Redis did not take: the value (null: a removal) and until when it holds.</summary>

@@ -391,3 +391,25 @@ public sealed class RedisReturnTests
         }
     }
 }
+
+/// <summary>Generations in Redis: one per user with events, so they must not stay for ever.</summary>
+public sealed class RedisGenerationTests : IAsyncDisposable
+{
+    private readonly RedisLink _link = new(Options.Create(new RedisStoreOptions { ConnectionString = TestRedis.ConnectionString }));
+
+    public ValueTask DisposeAsync() => _link.DisposeAsync();
+
+    [Fact]
+    public async Task A_bumped_generation_counts_up_and_expires_a_week_after_its_last_bump()
+    {
+        var cache = new RedisCache(_link, new RedisOutage(NullLogger<RedisOutage>.Instance), TimeProvider.System);
+        var scope = $"test:{Guid.NewGuid():N}";
+
+        await cache.BumpGenerationAsync(scope, default);
+        await cache.BumpGenerationAsync(scope, default);
+
+        (await cache.GetGenerationAsync(scope, default)).ShouldBe(2);
+        var ttl = (await (await _link.ClientAsync()).ExecuteAsync("PTTL", $"gen:{scope}")).AsInt64();
+        TimeSpan.FromMilliseconds(ttl).ShouldBeInRange(TimeSpan.FromDays(7) - TimeSpan.FromMinutes(1), TimeSpan.FromDays(7));
+    }
+}
