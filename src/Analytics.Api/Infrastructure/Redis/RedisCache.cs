@@ -22,6 +22,10 @@ public sealed class RedisCache(RedisLink link, RedisOutage outage, TimeProvider 
     private readonly ConcurrentDictionary<string, byte> _unbumped = new(StringComparer.Ordinal);
     private int _replaying;
 
+    // Set after anything is put in the two maps, cleared by a replay before it drains them: the check on every
+    // successful command is one read (ConcurrentDictionary.IsEmpty takes every lock when the map is empty).
+    private volatile bool _anyUnwritten;
+
     public Task<byte[]?> GetAsync(string key, CancellationToken ct) =>
         RunAsync(async client => await client.GetAsync(Prefix + key, ct), default(byte[]));
 
@@ -42,6 +46,7 @@ public sealed class RedisCache(RedisLink link, RedisOutage outage, TimeProvider 
         if (!await RunAsync(async client => await BumpAsync(client, scope, ct), false))
         {
             _unbumped.TryAdd(scope, 0);
+            _anyUnwritten = true;
         }
     }
 
@@ -58,6 +63,7 @@ public sealed class RedisCache(RedisLink link, RedisOutage outage, TimeProvider 
         else
         {
             _unwritten[key] = write;
+            _anyUnwritten = true;
             if (_unwritten.Count > MaxUnwritten)
             {
                 // A long outage: drop what has run out by now (short-lived markers mostly) rather than grow.
@@ -70,7 +76,7 @@ public sealed class RedisCache(RedisLink link, RedisOutage outage, TimeProvider 
         }
     }
 
-    /// <summary>Sends one write; false when its TTL has run out (nothing to send).</summary>
+    /// <summary>Sends one write (nothing when its TTL has run out); true, for <see cref="RunAsync{T}"/>.</summary>
     private async Task<bool> SendAsync(Analytics.Redis.RedisClient client, string key, Unwritten write, CancellationToken ct)
     {
         if (write.Value is null)
@@ -107,10 +113,12 @@ public sealed class RedisCache(RedisLink link, RedisOutage outage, TimeProvider 
 
     private void ReplaySoon()
     {
-        if ((_unwritten.IsEmpty && _unbumped.IsEmpty) || Interlocked.CompareExchange(ref _replaying, 1, 0) != 0)
+        if (!_anyUnwritten || Interlocked.CompareExchange(ref _replaying, 1, 0) != 0)
         {
             return;
         }
+
+        _anyUnwritten = false;
 
         _ = Task.Run(async () =>
         {
@@ -147,6 +155,7 @@ public sealed class RedisCache(RedisLink link, RedisOutage outage, TimeProvider 
             catch (Exception ex) when (RedisOutage.IsOutage(ex))
             {
                 _unwritten.TryAdd(key, write);
+                _anyUnwritten = true;
                 throw;
             }
         }
@@ -165,6 +174,7 @@ public sealed class RedisCache(RedisLink link, RedisOutage outage, TimeProvider 
             catch (Exception ex) when (RedisOutage.IsOutage(ex))
             {
                 _unbumped.TryAdd(scope, 0);
+                _anyUnwritten = true;
                 throw;
             }
         }
