@@ -48,8 +48,9 @@ public sealed partial class LiveEvents(
 
     /// <summary>
     /// Subscribes <paramref name="viewer"/> (signed in as <paramref name="user"/>, or by API key when that is null) to
-    /// the events it may see that match <paramref name="filter"/>, until <paramref name="accessUntil"/> (the access
-    /// token's expiry; none for an API key); dispose to leave. Completes once every node has been told that someone watches.
+    /// the events it may see that match <paramref name="filter"/>, until <paramref name="accessUntil"/> (when its access
+    /// token stops being accepted; none for an API key); dispose to leave. Completes once every node has been told that
+    /// someone watches.
     /// </summary>
     public async Task<LiveSubscription> SubscribeAsync(Caller viewer, CurrentUser? user, DateTimeOffset? accessUntil, LiveFilter filter)
     {
