@@ -60,7 +60,8 @@ public sealed class RecentActivity(NpgsqlDataSource db, ICache cache)
 
     public Task ForgetAsync(Guid userId, CancellationToken ct) => cache.SetAsync(Key(userId), [], Forgotten, ct);
 
-    private static string Key(Guid userId) => $"activity:{userId:N}";
+    // v2: an empty entry is a marker (nodes of the previous version would fail to read it as a page).
+    private static string Key(Guid userId) => $"activity:v2:{userId:N}";
 
     private sealed record Row(long Id, string Kind, DateTime OccurredAt, string? Ip, string? UserAgent, string Details);
 }

@@ -15,7 +15,12 @@ public sealed class InProcessCache(IMemoryCache memory) : ICache
 
     public Task SetAsync(string key, byte[] value, TimeSpan ttl, CancellationToken ct)
     {
-        memory.Set(key, value, new MemoryCacheEntryOptions { AbsoluteExpirationRelativeToNow = ttl, Size = value.Length });
+        // Under AddAsync's lock: an add that checked before this write must not land after it.
+        lock (_addGate)
+        {
+            memory.Set(key, value, new MemoryCacheEntryOptions { AbsoluteExpirationRelativeToNow = ttl, Size = value.Length });
+        }
+
         return Task.CompletedTask;
     }
 

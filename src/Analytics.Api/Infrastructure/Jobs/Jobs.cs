@@ -100,6 +100,7 @@ internal sealed partial class JobScheduler(ISchedulerFactory factory, ScheduledJ
         LogStarted(jobs.Length, _scheduler.SchedulerInstanceId);
     }
 
+    // The stored job's class is compared by name, never loaded: a class renamed or moved must not fail the start.
     private static async Task<bool> IsCurrentAsync(IScheduler scheduler, ScheduledJob job, JobSchedule schedule, CancellationToken ct)
     {
         var key = new TriggerKey(job.Name);
@@ -107,11 +108,11 @@ internal sealed partial class JobScheduler(ISchedulerFactory factory, ScheduledJ
         {
             return (await scheduler.GetTrigger(key, ct))?.Description == schedule.ToString()
                 && await scheduler.GetTriggerState(key, ct) != TriggerState.Error
-                && (await scheduler.GetJobDetail(new JobKey(job.Name), ct))?.JobType.Type == job.JobType;
+                && (await scheduler.GetJobDetail(new JobKey(job.Name), ct))?.JobType.FullName == new JobType(job.JobType).FullName;
         }
         catch (JobPersistenceException)
         {
-            // The stored job's class cannot be loaded any more: replace it.
+            // The stored job cannot be read any more: replace it.
             return false;
         }
     }

@@ -170,8 +170,13 @@ public sealed class RedisRateLimitStore(RedisLink link, RedisOutage outage, InPr
         try
         {
             var client = await link.ClientAsync();
-            // The lease goes last, so the hits are decided exactly as without it.
+            // The lease goes last, so the hits are decided exactly as without it; none with a hit too large for one (the
+            // node could not spend it on such hits, and would pile up units taken from the shared budget).
             var leaseSize = _leasing.Size(rule);
+            if (hits.Exists(h => h.Cost > leaseSize))
+            {
+                leaseSize = 0;
+            }
             var args = new object[hits.Count + 2 + (leaseSize > 0 ? 1 : 0)];
             args[0] = rule.IntervalMs;
             args[1] = rule.Burst;
@@ -303,9 +308,8 @@ public sealed class RedisRateLimitStore(RedisLink link, RedisOutage outage, InPr
         {
             lock (_gate)
             {
-                // Units left from an earlier lease that has not expired yet stay usable until the new expiry, up to one
-                // lease's worth: hits too large for the lease would otherwise pile up units this node never spends.
-                _units = Math.Min((Expired ? 0 : _units) + units, units);
+                // Units left from an earlier lease that has not expired yet stay usable until the new expiry.
+                _units = (Expired ? 0 : _units) + units;
                 _remainingAtGrant = remaining;
                 _expires = expires;
             }

@@ -43,7 +43,7 @@ public static class UpdateUser
         // Locks every active admin row, so two admins demoting each other at once cannot both succeed.
         private const string ActiveAdminsSql = "select id from users where role = 'admin' and status = 'active' order by id for update";
 
-        private const string CurrentSql = "select role as Role, status as Status, email as Email, locked_until is not null or failed_logins > 0 as Locked from users where id = @Id for update";
+        private const string CurrentSql = "select role as Role, status as Status, email as Email, coalesce(locked_until > now(), false) as Locked from users where id = @Id for update";
 
         private const string UpdateSql = """
             update users set role = coalesce(@Role, role), status = coalesce(@Status, status),
