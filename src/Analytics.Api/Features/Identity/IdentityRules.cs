@@ -38,21 +38,6 @@ public static class IdentityRules
         return email.Trim().ToLowerInvariant();
     }
 
-    /// <summary>
-    /// The profile fields that register and the profile update both take. A gender must be one of the names: JSON's
-    /// enum reading also takes comma-joined names ("female, other") as a combination that is none of them.
-    /// </summary>
-    public static void ProfileRules<T>(this AbstractValidator<T> validator, Func<T, string?> displayName, Func<T, int?> age, Func<T, Gender?> gender)
-    {
-        ArgumentNullException.ThrowIfNull(validator);
-        validator.RuleFor(c => displayName(c)).MaximumLength(MaxDisplayNameLength).OverridePropertyName("DisplayName")
-            .WithMessage($"Display name must have at most {MaxDisplayNameLength} characters.");
-        validator.RuleFor(c => age(c)).InclusiveBetween(MinAge, MaxAge).OverridePropertyName("Age")
-            .WithMessage($"Age must be between {MinAge} and {MaxAge}.");
-        validator.RuleFor(c => gender(c)).IsInEnum().OverridePropertyName("Gender")
-            .WithMessage("Gender must be one of male, female or other.");
-    }
-
     public static IRuleBuilderOptions<T, string?> OptionalUrl<T>(this IRuleBuilder<T, string?> rule, string name) =>
         rule.MaximumLength(MaxUrlLength).WithMessage($"{name} must have at most {MaxUrlLength} characters.")
             .Must(v => v is null || (Uri.TryCreate(v, UriKind.Absolute, out var uri) && (uri.Scheme == Uri.UriSchemeHttp || uri.Scheme == Uri.UriSchemeHttps)))
@@ -81,6 +66,32 @@ public interface IHasAttribution
     string? UtmTerm { get; }
 
     string? UtmContent { get; }
+}
+
+/// <summary>The profile fields that register and the profile update both take.</summary>
+public interface IHasProfile
+{
+    string? DisplayName { get; }
+
+    int? Age { get; }
+
+    Gender? Gender { get; }
+}
+
+/// <summary>
+/// Included by the validators of commands that carry profile fields. A gender must be one of the names: JSON's enum
+/// reading also takes comma-joined names ("female, other") as a combination that is none of them.
+/// </summary>
+internal sealed class ProfileValidator : AbstractValidator<IHasProfile>
+{
+    public ProfileValidator()
+    {
+        RuleFor(p => p.DisplayName).MaximumLength(IdentityRules.MaxDisplayNameLength)
+            .WithMessage($"Display name must have at most {IdentityRules.MaxDisplayNameLength} characters.");
+        RuleFor(p => p.Age).InclusiveBetween(IdentityRules.MinAge, IdentityRules.MaxAge)
+            .WithMessage($"Age must be between {IdentityRules.MinAge} and {IdentityRules.MaxAge}.");
+        RuleFor(p => p.Gender).IsInEnum().WithMessage("Gender must be one of male, female or other.");
+    }
 }
 
 /// <summary>Included by the validators of commands that carry attribution.</summary>

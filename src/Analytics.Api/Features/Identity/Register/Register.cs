@@ -31,7 +31,7 @@ public static class Register
         string? UtmMedium,
         string? UtmCampaign,
         string? UtmTerm,
-        string? UtmContent) : IRequest<Result<UserView>>, IHasAttribution
+        string? UtmContent) : IRequest<Result<UserView>>, IHasAttribution, IHasProfile
     {
         internal ClientContext Client { get; init; } = null!;
     }
@@ -48,7 +48,7 @@ public static class Register
                     context.AddFailure(problem);
                 }
             });
-            this.ProfileRules(c => c.DisplayName, c => c.Age, c => c.Gender);
+            Include(new ProfileValidator());
             Include(new AttributionValidator());
         }
     }

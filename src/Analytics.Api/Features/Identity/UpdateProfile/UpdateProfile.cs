@@ -19,7 +19,7 @@ namespace Analytics.Api.Features.Identity.UpdateProfile;
 /// </summary>
 public static class UpdateProfile
 {
-    public sealed record Command(string? DisplayName, int? Age, Gender? Gender, string? Email) : IRequest<Result<Response>>
+    public sealed record Command(string? DisplayName, int? Age, Gender? Gender, string? Email) : IRequest<Result<Response>>, IHasProfile
     {
         internal CurrentUser User { get; init; } = null!;
 
@@ -33,7 +33,7 @@ public static class UpdateProfile
     {
         public Validator()
         {
-            this.ProfileRules(c => c.DisplayName, c => c.Age, c => c.Gender);
+            Include(new ProfileValidator());
             When(c => c.Email is not null, () => RuleFor(c => c.Email).ValidEmail());
         }
     }
