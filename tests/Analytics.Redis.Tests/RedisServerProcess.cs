@@ -24,7 +24,7 @@ public sealed class RedisServerProcess : IAsyncDisposable
 
     public static async Task<RedisServerProcess> StartAsync(params string[] extraArgs)
     {
-        var server = new RedisServerProcess(FreePort(), extraArgs);
+        var server = new RedisServerProcess(Analytics.Tests.Shared.LoopbackPort.Next(), extraArgs);
         await server.StartAsync();
         return server;
     }
@@ -75,13 +75,6 @@ public sealed class RedisServerProcess : IAsyncDisposable
         catch (IOException)
         {
         }
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     private async Task WaitUntilListeningAsync()

@@ -9,7 +9,7 @@ public sealed class PrivateRedis : IDisposable
 {
     private Process? _server;
 
-    public int Port { get; } = FreePort();
+    public int Port { get; } = Analytics.Tests.Shared.LoopbackPort.Next();
 
     public string ConnectionString => $"127.0.0.1:{Port},connectTimeout=200";
 
@@ -54,12 +54,5 @@ public sealed class PrivateRedis : IDisposable
         }
 
         _server?.Dispose();
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

@@ -12,10 +12,12 @@ public sealed class SeedProgress(TextWriter? writer)
 
     private static readonly TimeSpan RedrawEvery = TimeSpan.FromMilliseconds(200);
     private readonly long _started = Stopwatch.GetTimestamp();
+    private readonly Lock _drawing = new();
     private long _lastDrawn;
 
     public void Phase(string text) => writer?.WriteLine($"[{Stopwatch.GetElapsedTime(_started).TotalSeconds,6:0.0} s] {text}");
 
+    /// <summary>Safe to call from parallel writers (one line is drawn at a time).</summary>
     public void Advance(string label, long done, long total)
     {
         if (writer is null)
@@ -23,6 +25,14 @@ public sealed class SeedProgress(TextWriter? writer)
             return;
         }
 
+        lock (_drawing)
+        {
+            Draw(writer, label, done, total);
+        }
+    }
+
+    private void Draw(TextWriter writer, string label, long done, long total)
+    {
         var finished = done >= total;
         if (!finished && Stopwatch.GetElapsedTime(_lastDrawn) < RedrawEvery)
         {
