@@ -93,6 +93,18 @@ internal sealed partial class ProblemExceptionHandler(IProblemDetailsService pro
 
     private static ProblemDetails BadRequest(BadHttpRequestException exception)
     {
+        if (ParameterError(exception.Message) is { } field)
+        {
+            // A query or route value that does not convert: a field error like the validators', under the parameter's
+            // name (what the OpenAPI document declares for every 400), not the framework's "int? limit".
+            return new HttpValidationProblemDetails(new Dictionary<string, string[]> { [field.Name] = [field.Message] })
+            {
+                Status = StatusCodes.Status400BadRequest,
+                Title = "One or more validation errors occurred.",
+                Detail = "See errors for what is wrong with each field.",
+            };
+        }
+
         var status = exception.StatusCode;
         var (title, detail) = status switch
         {
@@ -100,10 +112,43 @@ internal sealed partial class ProblemExceptionHandler(IProblemDetailsService pro
             StatusCodes.Status415UnsupportedMediaType => ("Unsupported content type.", "Send the body as JSON with 'Content-Type: application/json'."),
             _ when exception.InnerException is JsonException json => ("The request body is not valid JSON.", DescribeJsonError(json)),
             _ when exception.Message.Contains("no body was provided", StringComparison.Ordinal) => ("The request body is missing.", "This endpoint needs a JSON body."),
-            _ => ("The request is not valid.", exception.Message),
+            _ => ("The request is not valid.", exception.Message)
         };
         return new ProblemDetails { Status = status, Title = title, Detail = detail };
     }
+
+    // ASP.NET Core's messages for a parameter it could not bind: 'Failed to bind parameter "int? limit" from "abc".' and
+    // 'Required parameter "int limit" was not provided from query string.' Any other wording stays a plain 400.
+    internal static (string Name, string Message)? ParameterError(string message)
+    {
+        if (UnboundParameter().Match(message) is { Success: true } unbound)
+        {
+            var value = unbound.Groups["value"].Value;
+            var shown = value.Length > 100 ? value[..100] + "..." : value;
+            return (unbound.Groups["name"].Value, $"'{shown}' is not {Expected(unbound.Groups["type"].Value)}.");
+        }
+
+        return MissingParameter().Match(message) is { Success: true } missing
+            ? (missing.Groups["name"].Value, $"{missing.Groups["name"].Value} is required.")
+            : null;
+    }
+
+    private static string Expected(string type) => (type.StartsWith("Nullable<", StringComparison.Ordinal) ? type[9..^1] : type.TrimEnd('?')) switch
+    {
+        "int" or "long" or "short" or "Int32" or "Int64" or "Int16" => "a whole number in range",
+        "double" or "decimal" or "float" or "Double" or "Decimal" or "Single" => "a number",
+        "DateTimeOffset" or "DateTime" => "a date and time (ISO 8601, e.g. 2026-11-01T00:00:00Z)",
+        "DateOnly" => "a date (YYYY-MM-DD)",
+        "Guid" => "a UUID",
+        "bool" or "Boolean" => "true or false",
+        _ => "a valid value",
+    };
+
+    [System.Text.RegularExpressions.GeneratedRegex("""^Failed to bind parameter "(?<type>[^"]+) (?<name>[^" ]+)" from "(?<value>.*)"\.$""", System.Text.RegularExpressions.RegexOptions.Singleline)]
+    private static partial System.Text.RegularExpressions.Regex UnboundParameter();
+
+    [System.Text.RegularExpressions.GeneratedRegex("""^Required parameter "(?<type>[^"]+) (?<name>[^" ]+)" was not provided""")]
+    private static partial System.Text.RegularExpressions.Regex MissingParameter();
 
     // System.Text.Json names the CLR type ("System.Int32"); say what the client sent wrong in its own terms.
     private static string DescribeJsonError(JsonException exception) =>

@@ -127,6 +127,10 @@ public sealed class FeatureAnalyticsRollupTests(TestDatabase database)
         (await client.SendAsync(HttpMethod.Patch.Authorized("/api/v1/users/me", users[1].AccessToken, new { age = 17, gender = "male" }))).StatusCode.ShouldBe(HttpStatusCode.OK);
         await AllAnswersMatchRawAsync("after a second profile change");
         (await ScalarAsync(connectionString, "select count(*) from feature_clicks_hourly where clicks <= 0")).ShouldBe(0);
+
+        // Runs that read the same users' hours again numbered nobody twice and spent no number: the numbers stay dense.
+        (await ScalarAsync(connectionString, "select count(*) from feature_click_users")).ShouldBe(users.Count + 1);
+        (await ScalarAsync(connectionString, "select last_value + 1 from feature_click_user_numbers")).ShouldBe(users.Count + 1);
     }
 
     /// <summary>

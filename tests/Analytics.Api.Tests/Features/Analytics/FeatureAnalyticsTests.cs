@@ -164,6 +164,7 @@ public sealed class FeatureAnalyticsTests(TestDatabase database) : IAsyncDisposa
         var reversed = await client.SendAsync(HttpMethod.Get.Authorized($"/api/v1/analytics/features?startDate={Iso(now)}&endDate={Iso(now.AddDays(-1))}", user.AccessToken));
         var tooLong = await client.SendAsync(HttpMethod.Get.Authorized($"/api/v1/analytics/features?startDate={Iso(now.AddDays(-400))}&endDate={Iso(now)}", user.AccessToken));
         var notADate = await client.SendAsync(HttpMethod.Get.Authorized("/api/v1/analytics/features?startDate=yesterday", user.AccessToken));
+        var nul = await client.SendAsync(HttpMethod.Get.Authorized("/api/v1/analytics/features?feature=a%00b", user.AccessToken));
 
         var errors = (await unknown.ShouldBeProblemAsync(HttpStatusCode.BadRequest)).GetProperty("errors");
         errors.GetProperty("age")[0].GetString().ShouldBe("Age must be one of: all, <18, 18-40, >40.");
@@ -171,7 +172,8 @@ public sealed class FeatureAnalyticsTests(TestDatabase database) : IAsyncDisposa
         errors.GetProperty("feature")[0].GetString()!.ShouldContain("100");
         (await reversed.ShouldBeProblemAsync(HttpStatusCode.BadRequest)).GetProperty("errors").GetProperty("startDate")[0].GetString()!.ShouldContain("after endDate");
         (await tooLong.ShouldBeProblemAsync(HttpStatusCode.BadRequest)).GetProperty("errors").GetProperty("endDate")[0].GetString()!.ShouldContain("366 days");
-        await notADate.ShouldBeProblemAsync(HttpStatusCode.BadRequest);
+        (await notADate.ShouldBeProblemAsync(HttpStatusCode.BadRequest)).GetProperty("errors").GetProperty("startDate")[0].GetString()!.ShouldStartWith("'yesterday' is not a date and time");
+        (await nul.ShouldBeProblemAsync(HttpStatusCode.BadRequest)).GetProperty("errors").GetProperty("feature")[0].GetString().ShouldBe("Feature must not contain control characters.");
     }
 
     [Fact]

@@ -208,8 +208,12 @@ public sealed class ReportsTests(TestDatabase database) : IAsyncLifetime
     public async Task Reports_and_dashboard_refuse_bad_input_and_non_admins()
     {
         await (await _client.SendAsync(HttpMethod.Get.Authorized("/api/v1/admin/dashboard?role=owner&preset=1y", _admin.AccessToken))).ShouldBeProblemAsync(HttpStatusCode.BadRequest);
-        await (await _client.SendAsync(HttpMethod.Get.Authorized("/api/v1/admin/reports/daily/2020-01-01", _admin.AccessToken))).ShouldBeProblemAsync(HttpStatusCode.NotFound);
-        await (await _client.SendAsync(HttpMethod.Get.Authorized("/api/v1/admin/reports/daily/not-a-date", _admin.AccessToken))).ShouldBeProblemAsync(HttpStatusCode.BadRequest);
+        (await (await _client.SendAsync(HttpMethod.Get.Authorized("/api/v1/admin/reports/daily/2020-01-01", _admin.AccessToken))).ShouldBeProblemAsync(HttpStatusCode.NotFound))
+            .GetProperty("detail").GetString()!.ShouldContain("reports cover the last year only");
+        (await (await _client.SendAsync(HttpMethod.Get.Authorized("/api/v1/admin/reports/daily/not-a-date", _admin.AccessToken))).ShouldBeProblemAsync(HttpStatusCode.BadRequest))
+            .GetProperty("errors").GetProperty("date")[0].GetString().ShouldBe("'not-a-date' is not a date (YYYY-MM-DD).");
+        (await (await _client.SendAsync(HttpMethod.Get.Authorized("/api/v1/admin/reports/daily/0001-01-01", _admin.AccessToken))).ShouldBeProblemAsync(HttpStatusCode.BadRequest))
+            .GetProperty("errors").GetProperty("date")[0].GetString()!.ShouldContain("between 1970-01-01 and");
         await (await _client.SendAsync(HttpMethod.Post.Authorized($"/api/v1/admin/reports/daily/{DateTime.UtcNow.AddDays(3):yyyy-MM-dd}/run", _admin.AccessToken))).ShouldBeProblemAsync(HttpStatusCode.BadRequest);
         await (await _client.SendAsync(HttpMethod.Get.Authorized("/api/v1/admin/dashboard", _u1.AccessToken))).ShouldBeProblemAsync(HttpStatusCode.Forbidden);
     }

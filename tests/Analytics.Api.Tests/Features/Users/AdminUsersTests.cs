@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Http.Json;
 using Analytics.Api.Infrastructure.Activity;
 using Analytics.Api.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
@@ -66,12 +67,19 @@ public sealed class AdminUsersTests(TestDatabase database) : IAsyncDisposable
         var client = _api.CreateClient();
         var admin = await client.SignUpAdminAsync(database);
 
-        var response = await client.SendAsync(HttpMethod.Get.Authorized("/api/v1/admin/users?role=owner&limit=0&cursor=garbage", admin.AccessToken));
+        var response = await client.SendAsync(HttpMethod.Get.Authorized("/api/v1/admin/users?role=owner&limit=0&cursor=garbage&email=a%00b", admin.AccessToken));
 
         var errors = (await response.ShouldBeProblemAsync(HttpStatusCode.BadRequest)).GetProperty("errors");
         errors.TryGetProperty("role", out _).ShouldBeTrue();
         errors.TryGetProperty("limit", out _).ShouldBeTrue();
         errors.TryGetProperty("cursor", out _).ShouldBeTrue();
+        errors.GetProperty("email")[0].GetString()!.ShouldContain("control characters");
+
+        // Values that do not convert at all are field errors too, under the parameter's name.
+        var unbound = await (await client.SendAsync(HttpMethod.Get.Authorized("/api/v1/admin/users?limit=abc", admin.AccessToken))).ShouldBeProblemAsync(HttpStatusCode.BadRequest);
+        unbound.GetProperty("errors").GetProperty("limit")[0].GetString().ShouldBe("'abc' is not a whole number in range.");
+        var date = await (await client.SendAsync(HttpMethod.Get.Authorized("/api/v1/admin/users?registeredFrom=yesterday", admin.AccessToken))).ShouldBeProblemAsync(HttpStatusCode.BadRequest);
+        date.GetProperty("errors").GetProperty("registeredFrom")[0].GetString()!.ShouldStartWith("'yesterday' is not a date and time");
     }
 
     [Fact]
@@ -89,6 +97,79 @@ public sealed class AdminUsersTests(TestDatabase database) : IAsyncDisposable
         (await client.SendAsync(HttpMethod.Get.Authorized("/api/v1/auth/me", user.AccessToken))).StatusCode.ShouldBe(HttpStatusCode.Unauthorized);
         (await (await client.LoginAsync(user.Email)).ShouldBeProblemAsync(HttpStatusCode.Forbidden)).GetProperty("code").GetString().ShouldBe("account_disabled");
         (await database.ScalarAsync<string>("select details->>'to' from activity_log where user_id = @UserId and kind = 'status_changed'", new { user.UserId })).ShouldBe("disabled");
+    }
+
+    [Fact]
+    public async Task Disabling_a_user_ends_their_sessions_for_good_and_enabling_them_again_brings_none_back()
+    {
+        var client = _api.CreateClient();
+        var admin = await client.SignUpAdminAsync(database);
+        var user = await client.SignUpAsync(database);
+
+        (await client.SendAsync(HttpMethod.Patch.Authorized($"/api/v1/admin/users/{user.UserId}", admin.AccessToken, new { status = "disabled" }))).StatusCode.ShouldBe(HttpStatusCode.OK);
+        (await client.SendAsync(HttpMethod.Patch.Authorized($"/api/v1/admin/users/{user.UserId}", admin.AccessToken, new { status = "active" }))).StatusCode.ShouldBe(HttpStatusCode.OK);
+
+        (await client.SendAsync(HttpMethod.Get.Authorized("/api/v1/auth/me", user.AccessToken))).StatusCode.ShouldBe(HttpStatusCode.Unauthorized);
+        await (await client.PostAsJsonAsync(new Uri("/api/v1/auth/refresh", UriKind.Relative), new { user.RefreshToken })).ShouldBeProblemAsync(HttpStatusCode.Unauthorized);
+        (await database.ScalarAsync<string>("select revoked_reason from sessions where id = @SessionId", new { user.SessionId })).ShouldBe("account_disabled");
+        (await database.ScalarAsync<string>("select details->>'sessionsRevoked' from activity_log where user_id = @UserId and kind = 'status_changed' and details->>'to' = 'disabled'", new { user.UserId })).ShouldBe("1");
+        (await client.LoginAsync(user.Email)).StatusCode.ShouldBe(HttpStatusCode.OK);
+    }
+
+    [Fact]
+    public async Task An_admin_demoted_while_their_change_waits_for_the_admin_rows_is_refused()
+    {
+        // A database of its own: no other test's change may wait for (or hold) these admin rows.
+        var fresh = await database.CreateDatabaseAsync("demoted");
+        await using var api = new ApiFactory(database, new Dictionary<string, string?> { ["ConnectionStrings:Postgres"] = fresh });
+        var client = api.CreateClient();
+        var demoted = await client.SignUpAdminAsync(fresh);
+        var user = await client.SignUpAsync(fresh);
+
+        // Another admin's change holds the admin rows (as UpdateUser does) and demotes this admin, after this admin's
+        // request has passed authentication.
+        await using var other = new Npgsql.NpgsqlConnection(fresh);
+        await other.OpenAsync();
+        await using var transaction = await other.BeginTransactionAsync();
+        await using (var lockAdmins = new Npgsql.NpgsqlCommand("select id from users where role = 'admin' and status = 'active' order by id for update", other, transaction))
+        {
+            await lockAdmins.ExecuteNonQueryAsync();
+        }
+
+        var change = client.SendAsync(HttpMethod.Patch.Authorized($"/api/v1/admin/users/{user.UserId}", demoted.AccessToken, new { role = "admin" }));
+        // Another connection: pg_stat_activity is read once per transaction.
+        await using var watcher = new Npgsql.NpgsqlConnection(fresh);
+        await watcher.OpenAsync();
+        await WaitForALockWaitAsync(watcher, change);
+        await using (var demote = new Npgsql.NpgsqlCommand("update users set role = 'user' where id = @Id", other, transaction))
+        {
+            demote.Parameters.AddWithValue("Id", demoted.UserId);
+            await demote.ExecuteNonQueryAsync();
+        }
+
+        await transaction.CommitAsync();
+
+        (await (await change).ShouldBeProblemAsync(HttpStatusCode.Forbidden)).GetProperty("code").GetString().ShouldBe("not_admin");
+        await using var role = new Npgsql.NpgsqlCommand("select role from users where id = @Id", other);
+        role.Parameters.AddWithValue("Id", user.UserId);
+        ((string)(await role.ExecuteScalarAsync())!).ShouldBe("user");
+    }
+
+    // Until a statement of the API waits for a lock in that database (its request is past authentication).
+    private static async Task WaitForALockWaitAsync(Npgsql.NpgsqlConnection database, Task request)
+    {
+        for (var i = 0; i < 400 && !request.IsCompleted; i++)
+        {
+            await using var waiting = new Npgsql.NpgsqlCommand("select count(*) from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'", database);
+            if ((long)(await waiting.ExecuteScalarAsync())! > 0)
+            {
+                return;
+            }
+
+            await Task.Delay(25);
+        }
+
+        throw new ShouldAssertException(request.IsCompleted ? "the change ended before it waited for the admin rows" : "the change never waited for the admin rows");
     }
 
     [Fact]
@@ -136,6 +217,7 @@ public sealed class AdminUsersTests(TestDatabase database) : IAsyncDisposable
         await (await client.SendAsync(HttpMethod.Get.Authorized($"/api/v1/admin/users/{Guid.NewGuid()}", admin.AccessToken))).ShouldBeProblemAsync(HttpStatusCode.NotFound);
         await (await client.SendAsync(HttpMethod.Patch.Authorized($"/api/v1/admin/users/{Guid.NewGuid()}", admin.AccessToken, new { role = "user" }))).ShouldBeProblemAsync(HttpStatusCode.NotFound);
         await (await client.SendAsync(HttpMethod.Get.Authorized($"/api/v1/admin/users/{Guid.NewGuid()}/activity", admin.AccessToken))).ShouldBeProblemAsync(HttpStatusCode.NotFound);
+        await (await client.SendAsync(HttpMethod.Get.Authorized($"/api/v1/admin/users/{Guid.NewGuid()}/activity?before=100", admin.AccessToken))).ShouldBeProblemAsync(HttpStatusCode.NotFound);
         await (await client.SendAsync(HttpMethod.Patch.Authorized($"/api/v1/admin/users/{admin.UserId}", admin.AccessToken, new { }))).ShouldBeProblemAsync(HttpStatusCode.BadRequest);
     }
 

@@ -72,6 +72,7 @@ public static partial class FeatureAnalytics
             RuleFor(q => q.Gender).Must(g => g is null || Genders.Contains(g))
                 .WithMessage($"Gender must be one of: {string.Join(", ", Genders)}.");
             RuleFor(q => q.Feature).Must(f => f is null || f.Trim().Length > 0).WithMessage("Feature must not be blank.")
+                .Must(f => f is null || !f.Any(char.IsControl)).WithMessage("Feature must not contain control characters.")
                 .MaximumLength(Events.TrackEvent.TrackEvent.MaxNameLength).WithMessage($"Feature must have at most {Events.TrackEvent.TrackEvent.MaxNameLength} characters.");
             this.PeriodRules(q => q.Period(clock.GetUtcNow()), "startDate", "endDate", $"The period from startDate to endDate must be at most {ReportingPeriod.MaxDays} days.");
         }
@@ -125,7 +126,7 @@ public static partial class FeatureAnalytics
         // transactions that committed after that run began): the rollups are exact for every other hour. @Since is a
         // value, not a subquery, so that the plan uses events_received rather than assuming a third of the rows.
         private const string StaleHoursSql = """
-            select coalesce(array_agg(distinct date_trunc('hour', occurred_at)), '{}') from events
+            select coalesce(array_agg(distinct date_trunc('hour', occurred_at, 'UTC')), '{}') from events
             where received_at >= @Since and type = 'feature_click' and occurred_at >= @Start and occurred_at < @End
             """;
 

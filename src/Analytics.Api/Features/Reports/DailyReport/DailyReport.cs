@@ -41,10 +41,17 @@ public static class DailyReport
                 .WithName("date").WithMessage("The date must be a day that is over (UTC): yesterday or earlier, within the last year.");
     }
 
+    internal sealed class GetValidator : AbstractValidator<Get>
+    {
+        public GetValidator() =>
+            RuleFor(g => g.Day).Must(d => d >= ListValidator.Earliest && d <= ListValidator.Latest)
+                .OverridePropertyName("date").WithMessage($"The date must lie between {ListValidator.Earliest:yyyy-MM-dd} and {ListValidator.Latest:yyyy-MM-dd}.");
+    }
+
     internal sealed class ListValidator : AbstractValidator<List>
     {
-        private static readonly DateOnly Earliest = DateOnly.FromDateTime(ReportingPeriod.Earliest.UtcDateTime);
-        private static readonly DateOnly Latest = DateOnly.FromDateTime(ReportingPeriod.Latest.UtcDateTime);
+        internal static readonly DateOnly Earliest = DateOnly.FromDateTime(ReportingPeriod.Earliest.UtcDateTime);
+        internal static readonly DateOnly Latest = DateOnly.FromDateTime(ReportingPeriod.Latest.UtcDateTime);
 
         public ListValidator(TimeProvider clock) =>
             RuleFor(l => l).Must(l => (l.From is not { } from || (from >= Earliest && from <= Latest)) && (l.To is not { } to || (to >= Earliest && to <= Latest)))
@@ -105,7 +112,13 @@ public static class DailyReport
             var json = await connection.ExecuteScalarAsync<string?>(new CommandDefinition(GetSql, new { request.Day }, cancellationToken: cancellationToken));
             if (json is null)
             {
-                return new Error(ErrorKind.NotFound, "report_not_found", "No report for that day.", $"There is no report for {request.Day:yyyy-MM-dd} yet; POST .../{request.Day:yyyy-MM-dd}/run generates it.");
+                var today = DateOnly.FromDateTime(clock.GetUtcNow().UtcDateTime);
+                var why = request.Day >= today
+                    ? "yet: the day is not over (UTC); its report is made after it ends."
+                    : request.Day < today.AddYears(-1)
+                        ? "and none will be made: reports cover the last year only."
+                        : $"yet; POST .../{request.Day:yyyy-MM-dd}/run generates it.";
+                return new Error(ErrorKind.NotFound, "report_not_found", "No report for that day.", $"There is no report for {request.Day:yyyy-MM-dd} {why}");
             }
 
             var report = DailyReports.Read(json);

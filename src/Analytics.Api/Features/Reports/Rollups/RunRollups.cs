@@ -30,6 +30,13 @@ public sealed class Rollups(NpgsqlDataSource db, AnalyticsGenerations generation
     /// <summary>What a run did; <paramref name="Reports"/>: the daily reports it built.</summary>
     public sealed record Result(int HoursRecomputed, int DaysRecomputed, DateTimeOffset Watermark, IReadOnlyList<DailyReport.DailyReport.Report> Reports);
 
+    /// <summary>
+    /// Per statement, instead of the connection's 30 s: a catch-up after downtime or a migration that rebuilds history
+    /// recomputes millions of events, and a timed-out run rolls back and leaves the same work (and more) to the next
+    /// one, for ever. Daily reports are built in the same transaction and get the same bound.
+    /// </summary>
+    public const int CatchUpSeconds = 3600;
+
     private const string LockSql = "select pg_advisory_xact_lock(hashtext('run_rollups'))";
 
     private const string SaveWatermarkSql = """
@@ -105,6 +112,10 @@ public sealed class Rollups(NpgsqlDataSource db, AnalyticsGenerations generation
                 where e.user_id is not null and e.name is not null
             ) c
             left join users u on u.id = c.user_id
+            -- Only users without a number: the column default takes a number from the sequence for every row offered,
+            -- before "on conflict" skips it, so offering the numbered ones again spent the sequence on every run (an
+            -- integer one, used up in months) and spread new users' bits over more blocks.
+            where not exists (select 1 from feature_click_users f where f.user_id = c.user_id)
             on conflict (user_id) do nothing
             returning n, age_band, gender
         )
@@ -235,31 +246,31 @@ public sealed class Rollups(NpgsqlDataSource db, AnalyticsGenerations generation
         var now = clock.GetUtcNow();
         await using var connection = await db.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        await connection.ExecuteAsync(new CommandDefinition(LockSql, transaction: transaction, cancellationToken: cancellationToken));
+        await connection.ExecuteAsync(new CommandDefinition(LockSql, transaction: transaction, commandTimeout: CatchUpSeconds, cancellationToken: cancellationToken));
         var last = await RollupWatermark.ReadAsync(connection, transaction, cancellationToken);
         var from = last is null ? DateTimeOffset.UnixEpoch : last.Value - RollupWatermark.Overlap;
 
-        var hours = (await connection.QueryAsync<DateTime>(new CommandDefinition(TouchedHoursSql, new { From = from }, transaction, cancellationToken: cancellationToken)))
+        var hours = (await connection.QueryAsync<DateTime>(new CommandDefinition(TouchedHoursSql, new { From = from }, transaction, commandTimeout: CatchUpSeconds, cancellationToken: cancellationToken)))
             .Select(h => DateTime.SpecifyKind(h, DateTimeKind.Utc)).ToArray();
         var days = hours.Select(h => DateOnly.FromDateTime(h)).Distinct().ToArray();
         if (hours.Length > 0)
         {
-            await connection.ExecuteAsync(new CommandDefinition(ClearHoursSql, new { Hours = hours }, transaction, cancellationToken: cancellationToken));
-            await connection.ExecuteAsync(new CommandDefinition(RecomputeMinutesSql, new { Hours = hours }, transaction, cancellationToken: cancellationToken));
-            await connection.ExecuteAsync(new CommandDefinition(RecomputeHoursSql, new { Hours = hours }, transaction, cancellationToken: cancellationToken));
-            await connection.ExecuteAsync(new CommandDefinition(ClearDaysSql, new { Days = days }, transaction, cancellationToken: cancellationToken));
-            await connection.ExecuteAsync(new CommandDefinition(RecomputeDaysSql, new { Days = days }, transaction, cancellationToken: cancellationToken));
-            await connection.ExecuteAsync(new CommandDefinition(NumberFeatureUsersSql, new { Hours = hours }, transaction, cancellationToken: cancellationToken));
-            await connection.ExecuteAsync(new CommandDefinition(RecomputeFeatureHoursSql, new { Hours = hours }, transaction, cancellationToken: cancellationToken));
-            await connection.ExecuteAsync(new CommandDefinition(RecomputeFeatureDaysSql, new { Days = days }, transaction, cancellationToken: cancellationToken));
+            await connection.ExecuteAsync(new CommandDefinition(ClearHoursSql, new { Hours = hours }, transaction, commandTimeout: CatchUpSeconds, cancellationToken: cancellationToken));
+            await connection.ExecuteAsync(new CommandDefinition(RecomputeMinutesSql, new { Hours = hours }, transaction, commandTimeout: CatchUpSeconds, cancellationToken: cancellationToken));
+            await connection.ExecuteAsync(new CommandDefinition(RecomputeHoursSql, new { Hours = hours }, transaction, commandTimeout: CatchUpSeconds, cancellationToken: cancellationToken));
+            await connection.ExecuteAsync(new CommandDefinition(ClearDaysSql, new { Days = days }, transaction, commandTimeout: CatchUpSeconds, cancellationToken: cancellationToken));
+            await connection.ExecuteAsync(new CommandDefinition(RecomputeDaysSql, new { Days = days }, transaction, commandTimeout: CatchUpSeconds, cancellationToken: cancellationToken));
+            await connection.ExecuteAsync(new CommandDefinition(NumberFeatureUsersSql, new { Hours = hours }, transaction, commandTimeout: CatchUpSeconds, cancellationToken: cancellationToken));
+            await connection.ExecuteAsync(new CommandDefinition(RecomputeFeatureHoursSql, new { Hours = hours }, transaction, commandTimeout: CatchUpSeconds, cancellationToken: cancellationToken));
+            await connection.ExecuteAsync(new CommandDefinition(RecomputeFeatureDaysSql, new { Days = days }, transaction, commandTimeout: CatchUpSeconds, cancellationToken: cancellationToken));
         }
 
         // A changed day moves the windows of the 7 days that follow it, and today's window always moves.
         var today = DateOnly.FromDateTime(now.UtcDateTime);
         var asOf = days.SelectMany(d => Enumerable.Range(0, 7).Select(d.AddDays)).Where(d => d <= today).Append(today).Distinct().ToArray();
-        await connection.ExecuteAsync(new CommandDefinition(ClearWindowsSql, new { AsOf = asOf }, transaction, cancellationToken: cancellationToken));
-        await connection.ExecuteAsync(new CommandDefinition(asOf.Length >= SpanWindowsFrom ? SpanWindowsSql : CountWindowsSql, new { AsOf = asOf }, transaction, cancellationToken: cancellationToken));
-        await connection.ExecuteAsync(new CommandDefinition(SaveWatermarkSql, new { Name = RollupWatermark.Name, Watermark = now }, transaction, cancellationToken: cancellationToken));
+        await connection.ExecuteAsync(new CommandDefinition(ClearWindowsSql, new { AsOf = asOf }, transaction, commandTimeout: CatchUpSeconds, cancellationToken: cancellationToken));
+        await connection.ExecuteAsync(new CommandDefinition(asOf.Length >= SpanWindowsFrom ? SpanWindowsSql : CountWindowsSql, new { AsOf = asOf }, transaction, commandTimeout: CatchUpSeconds, cancellationToken: cancellationToken));
+        await connection.ExecuteAsync(new CommandDefinition(SaveWatermarkSql, new { Name = RollupWatermark.Name, Watermark = now }, transaction, commandTimeout: CatchUpSeconds, cancellationToken: cancellationToken));
 
         // The reports asked for, and the stored ones of days that are over whose numbers this run changed.
         var rebuilt = await DailyReports.StoredAsync(connection, transaction, [.. days.Where(d => d < today)], cancellationToken);

@@ -14,7 +14,8 @@ namespace Analytics.Api.Features.Users.UpdateUser;
 
 /// <summary>
 /// <c>PATCH /admin/users/{id}</c>: role, status (active / disabled) and unlock. The last active admin cannot be
-/// demoted or disabled. Changes reach the user's live tokens on their next request.
+/// demoted or disabled. Changes reach the user's live tokens on their next request; disabling ends the user's sessions
+/// for good (enabling the account again does not bring them back).
 /// </summary>
 public static class UpdateUser
 {
@@ -55,12 +56,26 @@ public static class UpdateUser
 
         private const string ViewSql = $"select {AdminUserView.Columns} from users u where u.id = @Id";
 
+        // A disabled account's sessions end for good: enabling it again must not bring back a token taken before.
+        private const string RevokeSessionsSql = """
+            update sessions set revoked_at = @Now, revoked_reason = 'account_disabled'
+            where user_id = @Id and revoked_at is null
+            returning id
+            """;
+
         public async Task<Result<AdminUserView>> Handle(Command request, CancellationToken cancellationToken)
         {
             var now = clock.GetUtcNow();
             await using var connection = await db.OpenConnectionAsync(cancellationToken);
             await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
             var admins = (await connection.QueryAsync<Guid>(new CommandDefinition(ActiveAdminsSql, transaction: transaction, cancellationToken: cancellationToken))).ToList();
+            if (!admins.Contains(request.Admin.Id))
+            {
+                // Authenticated as an admin before another admin's change (demotion, disabling) committed: a change made
+                // now would undo or outlive it.
+                return new Error(ErrorKind.Forbidden, "not_admin", "Not an admin.", "Your account is no longer an active admin.");
+            }
+
             var current = await connection.QuerySingleOrDefaultAsync<(string Role, string Status, string Email, bool Locked)?>(new CommandDefinition(CurrentSql, new { request.Id }, transaction, cancellationToken: cancellationToken));
             if (current is not { } before)
             {
@@ -85,9 +100,15 @@ public static class UpdateUser
                 await ActivityLog.WriteAsync(connection, transaction, ActivityEntry.For(request.Id, ActivityKind.RoleChanged, request.Client, new { by.by, from = before.Role, to = role }), now, cancellationToken);
             }
 
+            List<Guid> revoked = [];
             if (request.Status is { } status && status != before.Status)
             {
-                await ActivityLog.WriteAsync(connection, transaction, ActivityEntry.For(request.Id, ActivityKind.StatusChanged, request.Client, new { by.by, from = before.Status, to = status }), now, cancellationToken);
+                if (status == "disabled")
+                {
+                    revoked = [.. await connection.QueryAsync<Guid>(new CommandDefinition(RevokeSessionsSql, new { request.Id, Now = now }, transaction, cancellationToken: cancellationToken))];
+                }
+
+                await ActivityLog.WriteAsync(connection, transaction, ActivityEntry.For(request.Id, ActivityKind.StatusChanged, request.Client, new { by.by, from = before.Status, to = status, sessionsRevoked = revoked.Count }), now, cancellationToken);
             }
 
             if (request.Unlock == true && before.Locked)
@@ -98,6 +119,10 @@ public static class UpdateUser
             var view = await connection.QuerySingleAsync<AdminUserView.Row>(new CommandDefinition(ViewSql, new { request.Id }, transaction, cancellationToken: cancellationToken));
             await transaction.CommitAsync(cancellationToken);
             await committed.UserAsync(request.Id);
+            if (revoked.Count > 0)
+            {
+                await committed.SessionsAsync(request.Id, revoked);
+            }
             if (request.Unlock == true)
             {
                 // The per-address sign-in limit too: attempts spread over the lockout's build-up usually fill it, and
@@ -113,7 +138,7 @@ public static class UpdateUser
         admin.MapPatch("/users/{id:guid}", Endpoint)
             .WithName("UpdateUser")
             .WithSummary("Change a user's role or status, or unlock a locked account.")
-            .WithDescription("409 last_admin when the change would leave no active admin.")
+            .WithDescription("Disabling ends the user's sessions (enabling again does not restore them). 403 not_admin when the caller stopped being an active admin; 409 last_admin when the change would leave no active admin.")
             .ProducesErrors(400, 401, 403, 404, 409);
 
     private static async Task<Results<Ok<AdminUserView>, ProblemHttpResult>> Endpoint(Guid id, Command command, IMediator mediator, HttpContext http, CancellationToken ct) =>

@@ -57,7 +57,7 @@ public static class UserActivity
             }
 
             // Every account has entries (its registration at least): nothing at all may mean no such user (an admin's typo).
-            if (records.Count == 0 && request.Before is null && !await UserExistsAsync(request.UserId, cancellationToken))
+            if (records.Count == 0 && !await UserExistsAsync(request.UserId, cancellationToken))
             {
                 return Error.NotFound("User");
             }
