@@ -147,6 +147,7 @@ public sealed class AlertsTests(TestDatabase database) : IAsyncLifetime
         (open.GetProperty("windowCount").GetInt64(), open.GetProperty("peakCount").GetInt64()).ShouldBe((2, 5));
 
         await MoveFailuresBackAsync(TimeSpan.FromMinutes(10));
+        await FailAsync(_user.Email, 1);
         var passed = await CheckAsync();
 
         passed.Closed.ShouldBe(1);
@@ -154,6 +155,7 @@ public sealed class AlertsTests(TestDatabase database) : IAsyncLifetime
         var closed = (await ListAsync()).EnumerateArray().ShouldHaveSingleItem();
         closed.GetProperty("status").GetString().ShouldBe("closed");
         closed.GetProperty("closedAt").GetString().ShouldNotBeNull();
+        closed.GetProperty("windowCount").GetInt64().ShouldBe(1);
 
         await FailAsync(_user.Email, 3);
         (await CheckAsync()).Opened.Count.ShouldBe(1);

@@ -36,9 +36,9 @@ public static class CheckAlerts
             )
             select 'global' as Scope, '' as Subject, count(*) as Count from failures
             union all
-            select 'ip', host(ip), count(*) from failures where ip is not null group by ip having count(*) >= @IpKeep
+            select 'ip', host(ip), count(*) from failures where ip is not null group by ip having count(*) >= @IpKeep or host(ip) = any(@OpenIps)
             union all
-            select 'account', account, count(*) from failures where account is not null group by account having count(*) >= @AccountKeep
+            select 'account', account, count(*) from failures where account is not null group by account having count(*) >= @AccountKeep or account = any(@OpenAccounts)
             """;
 
         private const string BaselineSql = """
@@ -72,13 +72,23 @@ public static class CheckAlerts
             await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
             await connection.ExecuteAsync(new CommandDefinition(LockSql, transaction: transaction, cancellationToken: cancellationToken));
 
+            var open = (await connection.QueryAsync<OpenAlert>(new CommandDefinition(OpenAlertsSql, transaction: transaction, cancellationToken: cancellationToken))).ToList();
+
+            // Subjects below the keep mark are left out, except open ones: a closing alert records its real last count.
             var counts = (await connection.QueryAsync<SubjectCount>(new CommandDefinition(
                     WindowCountsSql,
-                    new { WindowStart = windowStart, Now = now, IpKeep = Keep(o, Alert.Ip), AccountKeep = Keep(o, Alert.Account) },
+                    new
+                    {
+                        WindowStart = windowStart,
+                        Now = now,
+                        IpKeep = Keep(o, Alert.Ip),
+                        AccountKeep = Keep(o, Alert.Account),
+                        OpenIps = open.Where(a => a.Scope == Alert.Ip).Select(a => a.Subject).ToArray(),
+                        OpenAccounts = open.Where(a => a.Scope == Alert.Account).Select(a => a.Subject).ToArray(),
+                    },
                     transaction,
                     cancellationToken: cancellationToken)))
                 .ToDictionary(c => (c.Scope, c.Subject), c => c.Count);
-            var open = (await connection.QueryAsync<OpenAlert>(new CommandDefinition(OpenAlertsSql, transaction: transaction, cancellationToken: cancellationToken))).ToList();
 
             int updated = 0, closed = 0;
             foreach (var alert in open)
