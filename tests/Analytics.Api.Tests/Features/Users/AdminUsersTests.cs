@@ -45,6 +45,8 @@ public sealed class AdminUsersTests(TestDatabase database) : IAsyncDisposable
         second.GetProperty("nextCursor").ValueKind.ShouldBe(System.Text.Json.JsonValueKind.Null);
         var pending = await (await client.SendAsync(HttpMethod.Get.Authorized($"/api/v1/admin/users?email=list-{tag}&status=pending", admin.AccessToken))).JsonAsync();
         pending.GetProperty("items").GetArrayLength().ShouldBe(1);
+        var anyCase = await (await client.SendAsync(HttpMethod.Get.Authorized($"/api/v1/admin/users?email=LIST-{tag.ToUpperInvariant()}-3@EXAMPLE", admin.AccessToken))).JsonAsync();
+        anyCase.GetProperty("items").EnumerateArray().Select(u => u.GetProperty("user").GetProperty("email").GetString()).ShouldBe([$"list-{tag}-3@example.com"]);
         var admins = await (await client.SendAsync(HttpMethod.Get.Authorized($"/api/v1/admin/users?email={Uri.EscapeDataString(admin.Email)}&role=admin", admin.AccessToken))).JsonAsync();
         admins.GetProperty("items").GetArrayLength().ShouldBe(1);
     }

@@ -36,12 +36,18 @@ public static class ListUsers
     internal sealed class Handler(NpgsqlDataSource db) : IRequestHandler<Query, Result<Page>>
     {
         // Optional filters as "@X is null or ..." keep one static statement; (created_at, id) makes the order total for the cursor.
+        // Planned with its values every time: a generic plan cannot use the cursor, the dates or the e-mail's trigram
+        // index (users_email_trgm, on email::text) as index conditions, and PostgreSQL may switch a prepared statement
+        // to one after five executions. At 1M users, a page 20 days back under the generic plan: 3.5 s (a parallel
+        // scan from the newest user) against 0.2 ms planned with its values. SET LOCAL holds for this batch, which
+        // PostgreSQL runs as one implicit transaction.
         private const string Sql = $"""
+            set local plan_cache_mode = force_custom_plan;
             select {AdminUserView.Columns}
             from users u
             where (@Role is null or u.role = @Role)
               and (@Status is null or u.status = @Status)
-              and (@EmailPattern is null or u.email ilike @EmailPattern escape '\')
+              and (@EmailPattern is null or u.email::text ilike @EmailPattern escape '\')
               and (@RegisteredFrom is null or u.created_at >= @RegisteredFrom)
               and (@RegisteredTo is null or u.created_at < @RegisteredTo)
               and (@AfterCreatedAt is null or (u.created_at, u.id) < (@AfterCreatedAt, @AfterId))
