@@ -14,6 +14,8 @@ public sealed class SeedProgress(TextWriter? writer)
     private readonly long _started = Stopwatch.GetTimestamp();
     private readonly Lock _drawing = new();
     private long _lastDrawn;
+    private string? _label;
+    private long _done;
 
     public void Phase(string text) => writer?.WriteLine($"[{Stopwatch.GetElapsedTime(_started).TotalSeconds,6:0.0} s] {text}");
 
@@ -33,6 +35,13 @@ public sealed class SeedProgress(TextWriter? writer)
 
     private void Draw(TextWriter writer, string label, long done, long total)
     {
+        // Parallel writers may report out of order: never draw a count below one drawn (nor after the finished line).
+        if (label == _label && done <= _done)
+        {
+            return;
+        }
+
+        (_label, _done) = (label, done);
         var finished = done >= total;
         if (!finished && Stopwatch.GetElapsedTime(_lastDrawn) < RedrawEvery)
         {
