@@ -37,6 +37,13 @@ public sealed class RedisConnectionException : RedisException
         : base(message, innerException)
     {
     }
+
+    /// <summary>
+    /// True when the command had been handed to the connection before it was lost: its bytes may have reached the
+    /// server, which then runs it. False when it certainly was not sent (no connection, closed before sending, the
+    /// outbound queue full): a caller may then act as if it never happened (deliver a publish locally, say).
+    /// </summary>
+    public bool MayHaveExecuted { get; init; }
 }
 
 /// <summary>The server answered with an error reply; <see cref="Exception.Message"/> is the server's text.</summary>

@@ -271,7 +271,7 @@ internal sealed class RedisConnection
         foreach (var command in orphans)
         {
             command.TryFail(new RedisConnectionException(
-                $"The connection to Redis at {EndPoint} was lost before {command.Name} got its reply.", reason));
+                $"The connection to Redis at {EndPoint} was lost before {command.Name} got its reply.", reason) { MayHaveExecuted = true });
         }
 
         _onClosed(this, reason);

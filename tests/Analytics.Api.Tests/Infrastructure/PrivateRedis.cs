@@ -54,5 +54,6 @@ public sealed class PrivateRedis : IDisposable
         }
 
         _server?.Dispose();
+        _server = null;
     }
 }

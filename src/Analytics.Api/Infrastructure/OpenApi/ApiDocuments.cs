@@ -1,5 +1,6 @@
 using Analytics.Api.Infrastructure.Auth.ApiKeys;
 using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.OpenApi;
 using Microsoft.OpenApi;
 
 namespace Analytics.Api.Infrastructure.OpenApi;
@@ -16,6 +17,31 @@ public static class ApiDocuments
         services.AddOpenApi(options =>
         {
             options.OpenApiVersion = OpenApiSpecVersion.OpenApi3_1;
+
+            // Every slice names its types Command, Response, Page...: a nested type is named after its slice too
+            // (LoginCommand, DashboardResponse). By the short name alone, .NET 10 gives every type of one name the same
+            // schema, so most operations pointed at another slice's body.
+            options.CreateSchemaReferenceId = type =>
+                OpenApiOptions.CreateDefaultSchemaReferenceId(type) is { } id && type.Type.IsNested ? type.Type.DeclaringType!.Name + id : OpenApiOptions.CreateDefaultSchemaReferenceId(type);
+
+            // The generator lists every constructor parameter of a record as required, so a client would have to send
+            // every optional field: a nullable one is optional unless marked [Required] (an event's type, a batch's events).
+            options.AddSchemaTransformer((schema, context, _) =>
+            {
+                if (schema.Required is { Count: > 0 } required && context.JsonTypeInfo.Kind == System.Text.Json.Serialization.Metadata.JsonTypeInfoKind.Object)
+                {
+                    foreach (var property in context.JsonTypeInfo.Properties)
+                    {
+                        var marked = property.AttributeProvider?.IsDefined(typeof(System.ComponentModel.DataAnnotations.RequiredAttribute), true) == true;
+                        if (!marked && (property.IsSetNullable || Nullable.GetUnderlyingType(property.PropertyType) is not null))
+                        {
+                            required.Remove(property.Name);
+                        }
+                    }
+                }
+
+                return Task.CompletedTask;
+            });
             options.AddDocumentTransformer((document, _, _) =>
             {
                 document.Info = new OpenApiInfo
@@ -56,9 +82,9 @@ public static class ApiDocuments
                 return Task.CompletedTask;
             });
 
-            // Every API operation can answer 503 when PostgreSQL does not answer (ADR 16): a ProblemDetails, as its
-            // other errors (the schema of one of them, so that the document names ProblemDetails once), and every 503
-            // of ours says when to retry.
+            // Every API operation can answer 503 when PostgreSQL does not answer (ADR 16), and every one with a JSON body
+            // 413 (too large) and 415 (not JSON): ProblemDetails, as its other errors (the schema of one of them, so that
+            // the document names ProblemDetails once). Every 423, 429 and 503 of ours says when to retry; a 201 where.
             options.AddOperationTransformer((operation, context, _) =>
             {
                 if (context.Description.RelativePath?.StartsWith("api/", StringComparison.Ordinal) != true || operation.Responses is not { } responses)
@@ -66,20 +92,30 @@ public static class ApiDocuments
                     return Task.CompletedTask;
                 }
 
-                if (!responses.ContainsKey("503")
-                    && responses.Where(r => r.Key != "400").FirstOrDefault(r => r.Value.Content?.ContainsKey(ProblemJson) == true).Value?.Content is { } content)
+                if (responses.Where(r => r.Key != "400").FirstOrDefault(r => r.Value.Content?.ContainsKey(ProblemJson) == true).Value?.Content is { } content)
                 {
-                    responses["503"] = new OpenApiResponse
+                    void Add(string status, string description) => responses.TryAdd(status, new OpenApiResponse { Description = description, Content = content.Where(c => c.Key == ProblemJson).ToDictionary() });
+                    Add("503", "The database could not complete the request right now; retry after Retry-After.");
+                    if (operation.RequestBody is not null)
                     {
-                        Description = "The database could not complete the request right now; retry after Retry-After.",
-                        Content = content.Where(c => c.Key == ProblemJson).ToDictionary(),
-                    };
+                        Add("413", "The request body is larger than the limit (Api__MaxRequestBodyBytes).");
+                        Add("415", "The body is not JSON: send it with 'Content-Type: application/json'.");
+                    }
                 }
 
-                if (responses.GetValueOrDefault("503") is OpenApiResponse unavailable)
+                foreach (var status in (string[])["423", "429", "503"])
                 {
-                    unavailable.Headers ??= new Dictionary<string, IOpenApiHeader>();
-                    unavailable.Headers["Retry-After"] = new OpenApiHeader { Description = "Seconds to wait before retrying.", Schema = new OpenApiSchema { Type = JsonSchemaType.Integer } };
+                    if (responses.GetValueOrDefault(status) is OpenApiResponse retryable)
+                    {
+                        retryable.Headers ??= new Dictionary<string, IOpenApiHeader>();
+                        retryable.Headers["Retry-After"] = new OpenApiHeader { Description = "Seconds to wait before retrying.", Schema = new OpenApiSchema { Type = JsonSchemaType.Integer } };
+                    }
+                }
+
+                if (responses.GetValueOrDefault("201") is OpenApiResponse created)
+                {
+                    created.Headers ??= new Dictionary<string, IOpenApiHeader>();
+                    created.Headers["Location"] = new OpenApiHeader { Description = "Where the created resource is read.", Schema = new OpenApiSchema { Type = JsonSchemaType.String } };
                 }
 
                 return Task.CompletedTask;

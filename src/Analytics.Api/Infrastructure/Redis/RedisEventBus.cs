@@ -26,9 +26,10 @@ public sealed class RedisEventBus(RedisLink link, RedisOutage outage, LocalSubsc
         {
             outage.Failed("event bus", ex);
 
-            // A timed-out PUBLISH may still reach Redis, and this node would then get the message twice: only a
-            // message that certainly was not sent is delivered here (at most once, as the bus promises).
-            if (ex is not TimeoutException)
+            // A timed-out PUBLISH, or one lost with its connection after it was handed over, may still reach Redis, and
+            // this node would then get the message twice: only a message that certainly was not sent is delivered here
+            // (at most once, as the bus promises).
+            if (ex is not (TimeoutException or RedisConnectionException { MayHaveExecuted: true }))
             {
                 await subscribers.DeliverAsync(topic, payload);
             }

@@ -49,11 +49,83 @@ public sealed class ApiDocumentsTests(TestDatabase database)
             operation.GetProperty("responses").TryGetProperty("503", out var unavailable).ShouldBeTrue($"{method} {path} documents no 503");
             unavailable.GetProperty("content").GetProperty("application/problem+json").GetProperty("schema").GetRawText().ShouldContain("ProblemDetails");
             unavailable.GetProperty("headers").TryGetProperty("Retry-After", out _).ShouldBeTrue($"{method} {path}: 503 without Retry-After");
+            if (operation.TryGetProperty("requestBody", out _))
+            {
+                responses.ShouldContain("413", $"{method} {path} takes a body but documents no 413");
+                responses.ShouldContain("415", $"{method} {path} takes a body but documents no 415");
+            }
+
+            foreach (var (status, header) in (ReadOnlySpan<(string, string)>)[("201", "Location"), ("423", "Retry-After"), ("429", "Retry-After")])
+            {
+                if (operation.GetProperty("responses").TryGetProperty(status, out var answer))
+                {
+                    answer.GetProperty("headers").TryGetProperty(header, out _).ShouldBeTrue($"{method} {path}: {status} without {header}");
+                }
+            }
         }
 
         var track = document.GetProperty("paths").GetProperty("/api/v1/events").GetProperty("post");
         track.GetProperty("security").GetRawText().ShouldContain("ApiKey");
         document.GetProperty("paths").GetProperty("/api/v1/auth/login").GetProperty("post").GetProperty("requestBody").GetProperty("content").TryGetProperty("application/json", out _).ShouldBeTrue();
+    }
+
+    [Theory]
+    [InlineData("/api/v1/auth/register", "post", "request", "email,password,displayName")]
+    [InlineData("/api/v1/auth/login", "post", "request", "email,password,countryCode")]
+    [InlineData("/api/v1/auth/login", "post", "200", "accessToken,refreshToken")]
+    [InlineData("/api/v1/auth/refresh", "post", "request", "refreshToken")]
+    [InlineData("/api/v1/users/me/password", "post", "request", "currentPassword,newPassword")]
+    [InlineData("/api/v1/api-keys", "post", "request", "name")]
+    [InlineData("/api/v1/admin/users/{id}", "patch", "request", "role,status,unlock")]
+    [InlineData("/api/v1/events", "post", "request", "type,name,properties")]
+    [InlineData("/api/v1/events", "post", "202", "id,status")]
+    [InlineData("/api/v1/admin/dashboard", "get", "200", "totals,series,fromCache")]
+    [InlineData("/api/v1/admin/users", "get", "200", "items,nextCursor")]
+    [InlineData("/api/v1/users/me/activity", "get", "200", "items,nextBefore")]
+    public async Task Each_operation_points_at_its_own_request_and_response_schema(string path, string method, string part, string properties)
+    {
+        await using var api = new ApiFactory(database);
+        var document = JsonDocument.Parse(await api.CreateClient().GetStringAsync(new Uri("/openapi/v1.json", UriKind.Relative))).RootElement;
+        var operation = document.GetProperty("paths").GetProperty(path).GetProperty(method);
+
+        var content = part == "request" ? operation.GetProperty("requestBody").GetProperty("content") : operation.GetProperty("responses").GetProperty(part).GetProperty("content");
+        var schema = Resolve(document, content.GetProperty("application/json").GetProperty("schema"));
+
+        // Types of the same short name (every slice's Command, Response, Page) must not share one schema.
+        var names = schema.GetProperty("properties").EnumerateObject().Select(p => p.Name).ToList();
+        foreach (var property in properties.Split(','))
+        {
+            names.ShouldContain(property, $"{method} {path} {part}: {schema.GetRawText()}");
+        }
+    }
+
+    [Theory]
+    [InlineData("/api/v1/auth/register", "email,password")]
+    [InlineData("/api/v1/auth/login", "email,password")]
+    [InlineData("/api/v1/auth/refresh", "refreshToken")]
+    [InlineData("/api/v1/users/me/password", "currentPassword,newPassword")]
+    [InlineData("/api/v1/api-keys", "name")]
+    [InlineData("/api/v1/events", "type")]
+    [InlineData("/api/v1/events/batch", "events")]
+    public async Task Request_fields_the_server_requires_are_required_in_the_schema(string path, string required)
+    {
+        await using var api = new ApiFactory(database);
+        var document = JsonDocument.Parse(await api.CreateClient().GetStringAsync(new Uri("/openapi/v1.json", UriKind.Relative))).RootElement;
+
+        var body = document.GetProperty("paths").GetProperty(path).GetProperty("post").GetProperty("requestBody").GetProperty("content").GetProperty("application/json").GetProperty("schema");
+        var schema = Resolve(document, body);
+
+        schema.GetProperty("required").EnumerateArray().Select(r => r.GetString()).ShouldBe(required.Split(','), ignoreOrder: true, schema.GetRawText());
+    }
+
+    private static JsonElement Resolve(JsonElement document, JsonElement schema)
+    {
+        while (schema.TryGetProperty("$ref", out var reference))
+        {
+            schema = document.GetProperty("components").GetProperty("schemas").GetProperty(reference.GetString()!.Split('/')[^1]);
+        }
+
+        return schema;
     }
 
     [Fact]

@@ -275,6 +275,39 @@ public sealed class RedisOutageTests : IAsyncDisposable
     }
 }
 
+/// <summary>The bus delivers a failed publish to this node only when it certainly never reached Redis.</summary>
+public sealed class RedisEventBusOutageTests
+{
+    [Fact]
+    public async Task A_publish_lost_with_its_connection_after_it_was_sent_is_not_also_delivered_locally()
+    {
+        using var server = new PrivateRedis();
+        await server.StartAsync();
+        await using var link = new RedisLink(Options.Create(new RedisStoreOptions { ConnectionString = $"127.0.0.1:{server.Port},syncTimeout=30000" }));
+        var bus = new RedisEventBus(link, new RedisOutage(NullLogger<RedisOutage>.Instance), new LocalSubscribers(NullLogger<LocalSubscribers>.Instance));
+        var delivered = 0;
+        using var subscription = bus.Subscribe<string>("topic", _ => { Interlocked.Increment(ref delivered); return Task.CompletedTask; });
+        var client = await link.ClientAsync();
+        await using (var admin = await server.ConnectAsync())
+        {
+            await admin.ExecuteAsync("CLIENT", "PAUSE", 30_000, "ALL");
+        }
+
+        // Handed to the connection, then the server goes away: Redis might have run it (a stall, not a crash).
+        var publish = bus.PublishAsync("topic", "maybe sent", default);
+        for (var i = 0; i < 200 && client.GetStatistics().PendingCommands == 0; i++)
+        {
+            await Task.Delay(25);
+        }
+
+        client.GetStatistics().PendingCommands.ShouldBe(1);
+        server.Dispose();
+        await publish.WaitAsync(TimeSpan.FromSeconds(10));
+
+        Volatile.Read(ref delivered).ShouldBe(0);
+    }
+}
+
 /// <summary>Rate leases (ADR 12): two stores on one Redis server are two nodes sharing a key's budget.</summary>
 public sealed class RateLeaseTests : IAsyncDisposable
 {

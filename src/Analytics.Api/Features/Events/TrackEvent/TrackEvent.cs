@@ -31,7 +31,7 @@ public static class TrackEvent
     /// <summary>One event as a client sends it.</summary>
     public sealed record Command(
         Guid? Id,
-        EventType? Type,
+        [property: System.ComponentModel.DataAnnotations.Required] EventType? Type,
         string? Name,
         DateTimeOffset? OccurredAt,
         string? Url,
@@ -53,7 +53,7 @@ public static class TrackEvent
 
     public sealed record Accepted(Guid Id, string Status);
 
-    public sealed record Batch(IReadOnlyList<Command>? Events)
+    public sealed record Batch([property: System.ComponentModel.DataAnnotations.Required] IReadOnlyList<Command>? Events)
     {
         internal Caller Caller { get; init; } = null!;
 
