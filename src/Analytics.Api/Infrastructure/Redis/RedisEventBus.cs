@@ -7,7 +7,7 @@ namespace Analytics.Api.Infrastructure.Redis;
 /// <summary>
 /// Cross-node bus over Redis pub/sub: one pattern subscription per node feeds its local subscribers, including
 /// for messages this node published. While Redis is down a publish is delivered to this node only (unless it timed
-/// out: it may still have been sent).
+/// out or was lost with its connection after it was handed over: it may still have been sent).
 /// </summary>
 public sealed class RedisEventBus(RedisLink link, RedisOutage outage, LocalSubscribers subscribers) : IEventBus, IHostedService
 {

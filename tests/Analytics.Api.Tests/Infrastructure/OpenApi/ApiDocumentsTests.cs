@@ -84,12 +84,7 @@ public sealed class ApiDocumentsTests(TestDatabase database)
     [InlineData("/api/v1/users/me/activity", "get", "200", "items,nextBefore")]
     public async Task Each_operation_points_at_its_own_request_and_response_schema(string path, string method, string part, string properties)
     {
-        await using var api = new ApiFactory(database);
-        var document = JsonDocument.Parse(await api.CreateClient().GetStringAsync(new Uri("/openapi/v1.json", UriKind.Relative))).RootElement;
-        var operation = document.GetProperty("paths").GetProperty(path).GetProperty(method);
-
-        var content = part == "request" ? operation.GetProperty("requestBody").GetProperty("content") : operation.GetProperty("responses").GetProperty(part).GetProperty("content");
-        var schema = Resolve(document, content.GetProperty("application/json").GetProperty("schema"));
+        var schema = await JsonSchemaAsync(path, method, part);
 
         // Types of the same short name (every slice's Command, Response, Page) must not share one schema.
         var names = schema.GetProperty("properties").EnumerateObject().Select(p => p.Name).ToList();
@@ -109,13 +104,19 @@ public sealed class ApiDocumentsTests(TestDatabase database)
     [InlineData("/api/v1/events/batch", "events")]
     public async Task Request_fields_the_server_requires_are_required_in_the_schema(string path, string required)
     {
-        await using var api = new ApiFactory(database);
-        var document = JsonDocument.Parse(await api.CreateClient().GetStringAsync(new Uri("/openapi/v1.json", UriKind.Relative))).RootElement;
-
-        var body = document.GetProperty("paths").GetProperty(path).GetProperty("post").GetProperty("requestBody").GetProperty("content").GetProperty("application/json").GetProperty("schema");
-        var schema = Resolve(document, body);
+        var schema = await JsonSchemaAsync(path, "post", "request");
 
         schema.GetProperty("required").EnumerateArray().Select(r => r.GetString()).ShouldBe(required.Split(','), ignoreOrder: true, schema.GetRawText());
+    }
+
+    // The JSON schema of an operation's request body ("request") or of one of its responses ("200", ...), references followed.
+    private async Task<JsonElement> JsonSchemaAsync(string path, string method, string part)
+    {
+        await using var api = new ApiFactory(database);
+        var document = JsonDocument.Parse(await api.CreateClient().GetStringAsync(new Uri("/openapi/v1.json", UriKind.Relative))).RootElement;
+        var operation = document.GetProperty("paths").GetProperty(path).GetProperty(method);
+        var content = part == "request" ? operation.GetProperty("requestBody").GetProperty("content") : operation.GetProperty("responses").GetProperty(part).GetProperty("content");
+        return Resolve(document, content.GetProperty("application/json").GetProperty("schema"));
     }
 
     private static JsonElement Resolve(JsonElement document, JsonElement schema)
