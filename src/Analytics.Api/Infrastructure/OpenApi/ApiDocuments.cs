@@ -1,3 +1,4 @@
+using Analytics.Api.Infrastructure.Auth;
 using Analytics.Api.Infrastructure.Auth.ApiKeys;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.OpenApi;
@@ -69,7 +70,8 @@ public static class ApiDocuments
                 return Task.CompletedTask;
             });
 
-            // An endpoint that requires authorization says so, and that it can answer 401.
+            // An endpoint that requires authorization says so, and that it can answer 401; the live streams also take
+            // their credential from the query string (browsers' EventSource cannot send headers).
             options.AddOperationTransformer((operation, context, _) =>
             {
                 var metadata = context.Description.ActionDescriptor.EndpointMetadata;
@@ -79,7 +81,31 @@ public static class ApiDocuments
                     operation.Security = [.. schemes.Select(s => new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference(s, context.Document)] = [] })];
                 }
 
+                if (metadata.OfType<CredentialsInQueryAttribute>().Any())
+                {
+                    operation.Parameters ??= [];
+                    foreach (var (name, description) in (ReadOnlySpan<(string, string)>)[
+                        (CredentialsInQueryAttribute.AccessToken, "An access token, for clients that cannot send the Authorization header (EventSource)."),
+                        (CredentialsInQueryAttribute.ApiKey, "An API key, for clients that cannot send the X-Api-Key header (EventSource).")])
+                    {
+                        operation.Parameters.Add(new OpenApiParameter { Name = name, In = ParameterLocation.Query, Required = false, Description = description, Schema = new OpenApiSchema { Type = JsonSchemaType.String } });
+                    }
+                }
+
                 return Task.CompletedTask;
+            });
+
+            // A 400 with a JSON body of the endpoint's own (a batch whose every event was rejected) besides the
+            // ProblemDetails of a bad request: .NET 10 keeps one declaration per status code, so the other is added back.
+            options.AddOperationTransformer(async (operation, context, ct) =>
+            {
+                var own = context.Description.ActionDescriptor.EndpointMetadata.OfType<Microsoft.AspNetCore.Http.Metadata.IProducesResponseTypeMetadata>()
+                    .FirstOrDefault(m => m.StatusCode == 400 && m.Type is { } type && type != typeof(void) && !typeof(Microsoft.AspNetCore.Mvc.ProblemDetails).IsAssignableFrom(type))?.Type;
+                if (own is not null && operation.Responses?.GetValueOrDefault("400") is OpenApiResponse bad && bad.Content?.ContainsKey("application/json") != true)
+                {
+                    bad.Content ??= new Dictionary<string, OpenApiMediaType>();
+                    bad.Content["application/json"] = new OpenApiMediaType { Schema = await context.GetOrCreateSchemaAsync(own, null, ct) };
+                }
             });
 
             // Every API operation can answer 503 when PostgreSQL does not answer (ADR 16), and every one with a JSON body

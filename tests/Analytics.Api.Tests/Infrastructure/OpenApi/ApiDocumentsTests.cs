@@ -94,6 +94,22 @@ public sealed class ApiDocumentsTests(TestDatabase database)
         }
     }
 
+    [Fact]
+    public async Task The_batchs_all_rejected_400_and_the_streams_query_credentials_are_documented()
+    {
+        var rejected = await JsonSchemaAsync("/api/v1/events/batch", "post", "400");
+        rejected.GetProperty("properties").TryGetProperty("items", out _).ShouldBeTrue(rejected.GetRawText());
+
+        await using var api = new ApiFactory(database);
+        var document = JsonDocument.Parse(await api.CreateClient().GetStringAsync(new Uri("/openapi/v1.json", UriKind.Relative))).RootElement;
+        var batch400 = document.GetProperty("paths").GetProperty("/api/v1/events/batch").GetProperty("post").GetProperty("responses").GetProperty("400").GetProperty("content");
+        batch400.TryGetProperty("application/problem+json", out _).ShouldBeTrue("a malformed batch is still a ProblemDetails");
+        var stream = document.GetProperty("paths").GetProperty("/api/v1/events/stream").GetProperty("get");
+        stream.GetProperty("parameters").EnumerateArray().Where(p => p.GetProperty("in").GetString() == "query").Select(p => p.GetProperty("name").GetString())
+            .ShouldContain("access_token");
+        stream.GetProperty("parameters").EnumerateArray().Select(p => p.GetProperty("name").GetString()).ShouldContain("api_key");
+    }
+
     [Theory]
     [InlineData("/api/v1/auth/register", "email,password")]
     [InlineData("/api/v1/auth/login", "email,password")]
