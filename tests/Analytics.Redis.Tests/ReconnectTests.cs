@@ -153,6 +153,18 @@ public class ReconnectTests
     }
 
     [Fact]
+    public async Task A_server_that_accepts_the_socket_but_refuses_the_client_fails_the_connect()
+    {
+        await using var server = await RedisServerProcess.StartAsync("--maxclients", "1");
+        await using var first = await Connect(server.EndPoint);
+
+        var error = await Should.ThrowAsync<RedisConnectionException>(() => Connect($"{server.EndPoint},connectTimeout=2000"));
+
+        error.Message.ShouldContain(server.EndPoint);
+        (await first.PingAsync(Ct)).ShouldBeGreaterThan(TimeSpan.Zero);
+    }
+
+    [Fact]
     public async Task The_first_reachable_endpoint_is_used()
     {
         await using var dead = await RedisServerProcess.StartAsync();

@@ -178,6 +178,12 @@ internal sealed class ConnectionSupervisor : IAsyncDisposable
             await Send(connection, ref select, cancellationToken).ConfigureAwait(false);
         }
 
+        // Always one round trip before the connection is used: a server that accepts the socket and then refuses the
+        // client (maxclients reached, a proxy with no server behind it) fails here, inside the reconnect loop's
+        // backoff, instead of after publication (a new connection, and a reset backoff, about ten times a second).
+        var ping = new CommandBuilder("PING", 0);
+        await Send(connection, ref ping, cancellationToken).ConfigureAwait(false);
+
         static ValueTask<RedisResult> Send(RedisConnection connection, ref CommandBuilder command, CancellationToken cancellationToken)
         {
             try
