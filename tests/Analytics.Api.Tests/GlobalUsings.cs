@@ -1,2 +1,3 @@
+global using Analytics.Tests.Shared;
 global using Shouldly;
 global using Xunit;

@@ -1,1 +1,2 @@
+global using Analytics.Tests.Shared;
 global using Xunit;

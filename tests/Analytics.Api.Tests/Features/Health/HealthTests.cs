@@ -77,9 +77,8 @@ public sealed class HealthTests(TestDatabase database)
     [Fact]
     public async Task Ready_with_redis_hanging_is_still_200_and_reports_redis_degraded()
     {
-        using var redis = new PrivateRedis();
-        await redis.StartAsync();
-        await using var api = new ApiFactory(database, new Dictionary<string, string?> { ["Redis:ConnectionString"] = redis.ConnectionString });
+        await using var redis = await RedisServerProcess.StartAsync();
+        await using var api = new ApiFactory(database, new Dictionary<string, string?> { ["Redis:ConnectionString"] = $"{redis.EndPoint},connectTimeout=200" });
         var client = api.CreateClient();
         (await client.GetAsync(new Uri("/health/ready", UriKind.Relative))).StatusCode.ShouldBe(HttpStatusCode.OK);
 

@@ -281,9 +281,8 @@ public sealed class RedisEventBusOutageTests
     [Fact]
     public async Task A_publish_lost_with_its_connection_after_it_was_sent_is_not_also_delivered_locally()
     {
-        using var server = new PrivateRedis();
-        await server.StartAsync();
-        await using var link = new RedisLink(Options.Create(new RedisStoreOptions { ConnectionString = $"127.0.0.1:{server.Port},syncTimeout=30000" }));
+        await using var server = await RedisServerProcess.StartAsync();
+        await using var link = new RedisLink(Options.Create(new RedisStoreOptions { ConnectionString = $"{server.EndPoint},syncTimeout=30000" }));
         var bus = new RedisEventBus(link, new RedisOutage(NullLogger<RedisOutage>.Instance), new LocalSubscribers(NullLogger<LocalSubscribers>.Instance));
         var delivered = 0;
         using var subscription = bus.Subscribe<string>("topic", _ => { Interlocked.Increment(ref delivered); return Task.CompletedTask; });
@@ -301,7 +300,7 @@ public sealed class RedisEventBusOutageTests
         }
 
         client.GetStatistics().PendingCommands.ShouldBe(1);
-        server.Dispose();
+        await server.KillAsync();
         await publish.WaitAsync(TimeSpan.FromSeconds(10));
 
         Volatile.Read(ref delivered).ShouldBe(0);
@@ -412,8 +411,9 @@ public sealed class RedisReturnTests
     [Fact]
     public async Task A_replacing_write_and_a_removal_made_during_an_outage_land_when_redis_returns()
     {
-        using var redis = new PrivateRedis();
-        await using var link = new RedisLink(Options.Create(new RedisStoreOptions { ConnectionString = redis.ConnectionString }));
+        // Not started yet: this node begins cut off.
+        await using var redis = new RedisServerProcess();
+        await using var link = new RedisLink(Options.Create(new RedisStoreOptions { ConnectionString = $"{redis.EndPoint},connectTimeout=200" }));
         var cache = new RedisCache(link, new RedisOutage(NullLogger<RedisOutage>.Instance), TimeProvider.System);
 
         // Say a session's state: it changed (signed out) while this node could not reach Redis.

@@ -2,18 +2,22 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 
-namespace Analytics.Redis.Tests;
+namespace Analytics.Tests.Shared;
 
-/// <summary>A private redis-server on a free loopback port, which tests may kill and restart.</summary>
+/// <summary>
+/// A private redis-server on a free loopback port, which tests may start late, pause, kill and restart (shared by the
+/// Redis client's tests and the API's).
+/// </summary>
 public sealed class RedisServerProcess : IAsyncDisposable
 {
     private readonly string[] _extraArgs;
     private readonly string _directory;
     private Process? _process;
 
-    private RedisServerProcess(int port, string[] extraArgs)
+    /// <summary>Not started yet: <see cref="StartAsync()"/> starts it (a test may point a client at it first).</summary>
+    public RedisServerProcess(params string[] extraArgs)
     {
-        Port = port;
+        Port = LoopbackPort.Next();
         _extraArgs = extraArgs;
         _directory = Directory.CreateTempSubdirectory("redis-test-").FullName;
     }
@@ -22,9 +26,11 @@ public sealed class RedisServerProcess : IAsyncDisposable
 
     public string EndPoint => $"127.0.0.1:{Port}";
 
+    public Task<Analytics.Redis.RedisClient> ConnectAsync() => Analytics.Redis.RedisClient.ConnectAsync(EndPoint);
+
     public static async Task<RedisServerProcess> StartAsync(params string[] extraArgs)
     {
-        var server = new RedisServerProcess(Analytics.Tests.Shared.LoopbackPort.Next(), extraArgs);
+        var server = new RedisServerProcess(extraArgs);
         await server.StartAsync();
         return server;
     }
