@@ -25,9 +25,12 @@ public sealed class CommittedChanges(SessionGate gate, RecentActivity activity, 
         await ActivityAsync(userId);
     }
 
-    public async Task UserAsync(Guid userId)
+    /// <summary>After a change of role or status; <paramref name="endedSessions"/>: sessions the change revoked.</summary>
+    public async Task UserAsync(Guid userId, params IEnumerable<Guid> endedSessions)
     {
+        ArgumentNullException.ThrowIfNull(endedSessions);
         await gate.RecheckUserAsync(userId, CancellationToken.None);
+        await gate.RecheckAsync([.. endedSessions], CancellationToken.None);
         await ActivityAsync(userId);
         await UsersCountedAsync();
     }

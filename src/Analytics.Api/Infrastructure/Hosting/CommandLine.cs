@@ -93,6 +93,8 @@ public static class CommandLine
         return 0;
     }
 
+    private static bool IsSeedOption(string option) => option is "--users" or "--events" or "--days";
+
     /// <summary>
     /// The seed's options (<c>--users 1000</c> or <c>--users=1000</c>), or why they are not understood. Other
     /// Key=Value and --Section:Key value arguments are configuration.
@@ -107,7 +109,7 @@ public static class CommandLine
             if (option.IndexOf('=', StringComparison.Ordinal) is var equals and > 0)
             {
                 // --users=1000 is the seed's own option; any other Key=Value (or --Key=Value) is configuration.
-                if (option[..equals] is not ("--users" or "--events" or "--days"))
+                if (!IsSeedOption(option[..equals]))
                 {
                     continue;
                 }
@@ -134,7 +136,7 @@ public static class CommandLine
                 }
             }
 
-            if (option is not ("--users" or "--events" or "--days"))
+            if (!IsSeedOption(option))
             {
                 return (null, $"Unknown option '{option}'.");
             }

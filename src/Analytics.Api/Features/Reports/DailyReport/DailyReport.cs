@@ -33,11 +33,16 @@ public static class DailyReport
 
     public sealed record List(DateOnly? From, DateOnly? To) : IRequest<IReadOnlyList<Report>>;
 
+    /// <summary>
+    /// The days a report is made for: over (UTC), and within the last year. Today is not over: a report of it would be
+    /// partial, and the job would keep it as that day's report.
+    /// </summary>
+    internal static bool Reportable(DateOnly day, DateOnly today) => day < today && day >= today.AddYears(-1);
+
     internal sealed class GenerateValidator : AbstractValidator<Generate>
     {
         public GenerateValidator(TimeProvider clock) =>
-            // Today is not over: a report of it would be partial, and the job would keep it as that day's report.
-            RuleFor(g => g.Day).Must(d => d is null || (d < DateOnly.FromDateTime(clock.GetUtcNow().UtcDateTime) && d >= DateOnly.FromDateTime(clock.GetUtcNow().UtcDateTime).AddYears(-1)))
+            RuleFor(g => g.Day).Must(d => d is null || Reportable(d.Value, DateOnly.FromDateTime(clock.GetUtcNow().UtcDateTime)))
                 .WithName("date").WithMessage("The date must be a day that is over (UTC): yesterday or earlier, within the last year.");
     }
 
@@ -113,11 +118,11 @@ public static class DailyReport
             if (json is null)
             {
                 var today = DateOnly.FromDateTime(clock.GetUtcNow().UtcDateTime);
-                var why = request.Day >= today
-                    ? "yet: the day is not over (UTC); its report is made after it ends."
-                    : request.Day < today.AddYears(-1)
-                        ? "and none will be made: reports cover the last year only."
-                        : $"yet; POST .../{request.Day:yyyy-MM-dd}/run generates it.";
+                var why = Reportable(request.Day, today)
+                    ? $"yet; POST .../{request.Day:yyyy-MM-dd}/run generates it."
+                    : request.Day >= today
+                        ? "yet: the day is not over (UTC); its report is made after it ends."
+                        : "and none will be made: reports cover the last year only.";
                 return new Error(ErrorKind.NotFound, "report_not_found", "No report for that day.", $"There is no report for {request.Day:yyyy-MM-dd} {why}");
             }
 

@@ -51,7 +51,7 @@ public sealed class DailyReports(ICache cache, TimeProvider clock)
     public static async Task<IReadOnlyList<DateOnly>> StoredAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, IReadOnlyCollection<DateOnly> days, CancellationToken ct) =>
         days.Count == 0
             ? []
-            : [.. (await connection.QueryAsync<DateTime>(new CommandDefinition(StoredSql, new { Days = days.ToArray() }, transaction, commandTimeout: Rollups.Rollups.CatchUpSeconds, cancellationToken: ct))).Select(DateOnly.FromDateTime)];
+            : [.. (await connection.QueryAsync<DateTime>(Rollups.Rollups.Step(StoredSql, new { Days = days.ToArray() }, transaction, ct))).Select(DateOnly.FromDateTime)];
 
     /// <summary>
     /// Builds each day's report from the rollups and stores it, replacing the stored one: always for
@@ -63,11 +63,11 @@ public sealed class DailyReports(ICache cache, TimeProvider clock)
         foreach (var day in asked.Union(rebuilt).Order())
         {
             var range = new { Day = day, Start = new DateTimeOffset(day.ToDateTime(TimeOnly.MinValue), TimeSpan.Zero), End = new DateTimeOffset(day.AddDays(1).ToDateTime(TimeOnly.MinValue), TimeSpan.Zero) };
-            var counts = await connection.QuerySingleAsync<CountsRow>(new CommandDefinition(CountsSql, range, transaction, commandTimeout: Rollups.Rollups.CatchUpSeconds, cancellationToken: ct));
-            var byType = (await connection.QueryAsync<(string Type, long Count)>(new CommandDefinition(EventsByTypeSql, range, transaction, commandTimeout: Rollups.Rollups.CatchUpSeconds, cancellationToken: ct))).ToDictionary(r => r.Type, r => r.Count);
-            var top = (await connection.QueryAsync<FeatureCount>(new CommandDefinition(TopFeaturesSql, range, transaction, commandTimeout: Rollups.Rollups.CatchUpSeconds, cancellationToken: ct))).ToList();
+            var counts = await connection.QuerySingleAsync<CountsRow>(Rollups.Rollups.Step(CountsSql, range, transaction, ct));
+            var byType = (await connection.QueryAsync<(string Type, long Count)>(Rollups.Rollups.Step(EventsByTypeSql, range, transaction, ct))).ToDictionary(r => r.Type, r => r.Count);
+            var top = (await connection.QueryAsync<FeatureCount>(Rollups.Rollups.Step(TopFeaturesSql, range, transaction, ct))).ToList();
             var report = new Report(day, counts.Logins, counts.FailedLogins, counts.Registrations, counts.ActiveUsers, byType, top, clock.GetUtcNow());
-            if (await connection.ExecuteAsync(new CommandDefinition(SaveSql, new { Day = day, Report = JsonSerializer.Serialize(report, Json), Now = report.GeneratedAt, Always = asked.Contains(day) }, transaction, commandTimeout: Rollups.Rollups.CatchUpSeconds, cancellationToken: ct)) > 0)
+            if (await connection.ExecuteAsync(Rollups.Rollups.Step(SaveSql, new { Day = day, Report = JsonSerializer.Serialize(report, Json), Now = report.GeneratedAt, Always = asked.Contains(day) }, transaction, ct)) > 0)
             {
                 reports.Add(report);
             }

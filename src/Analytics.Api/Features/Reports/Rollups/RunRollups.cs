@@ -35,7 +35,11 @@ public sealed class Rollups(NpgsqlDataSource db, AnalyticsGenerations generation
     /// recomputes millions of events, and a timed-out run rolls back and leaves the same work (and more) to the next
     /// one, for ever. Daily reports are built in the same transaction and get the same bound.
     /// </summary>
-    public const int CatchUpSeconds = 3600;
+    private const int CatchUpSeconds = 3600;
+
+    /// <summary>A statement of the rollups' transaction, with <see cref="CatchUpSeconds"/> for its timeout.</summary>
+    internal static CommandDefinition Step(string sql, object? parameters, NpgsqlTransaction transaction, CancellationToken ct) =>
+        new(sql, parameters, transaction, commandTimeout: CatchUpSeconds, cancellationToken: ct);
 
     private const string LockSql = "select pg_advisory_xact_lock(hashtext('run_rollups'))";
 
@@ -246,31 +250,31 @@ public sealed class Rollups(NpgsqlDataSource db, AnalyticsGenerations generation
         var now = clock.GetUtcNow();
         await using var connection = await db.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        await connection.ExecuteAsync(new CommandDefinition(LockSql, transaction: transaction, commandTimeout: CatchUpSeconds, cancellationToken: cancellationToken));
+        await connection.ExecuteAsync(Step(LockSql, null, transaction, cancellationToken));
         var last = await RollupWatermark.ReadAsync(connection, transaction, cancellationToken);
         var from = last is null ? DateTimeOffset.UnixEpoch : last.Value - RollupWatermark.Overlap;
 
-        var hours = (await connection.QueryAsync<DateTime>(new CommandDefinition(TouchedHoursSql, new { From = from }, transaction, commandTimeout: CatchUpSeconds, cancellationToken: cancellationToken)))
+        var hours = (await connection.QueryAsync<DateTime>(Step(TouchedHoursSql, new { From = from }, transaction, cancellationToken)))
             .Select(h => DateTime.SpecifyKind(h, DateTimeKind.Utc)).ToArray();
         var days = hours.Select(h => DateOnly.FromDateTime(h)).Distinct().ToArray();
         if (hours.Length > 0)
         {
-            await connection.ExecuteAsync(new CommandDefinition(ClearHoursSql, new { Hours = hours }, transaction, commandTimeout: CatchUpSeconds, cancellationToken: cancellationToken));
-            await connection.ExecuteAsync(new CommandDefinition(RecomputeMinutesSql, new { Hours = hours }, transaction, commandTimeout: CatchUpSeconds, cancellationToken: cancellationToken));
-            await connection.ExecuteAsync(new CommandDefinition(RecomputeHoursSql, new { Hours = hours }, transaction, commandTimeout: CatchUpSeconds, cancellationToken: cancellationToken));
-            await connection.ExecuteAsync(new CommandDefinition(ClearDaysSql, new { Days = days }, transaction, commandTimeout: CatchUpSeconds, cancellationToken: cancellationToken));
-            await connection.ExecuteAsync(new CommandDefinition(RecomputeDaysSql, new { Days = days }, transaction, commandTimeout: CatchUpSeconds, cancellationToken: cancellationToken));
-            await connection.ExecuteAsync(new CommandDefinition(NumberFeatureUsersSql, new { Hours = hours }, transaction, commandTimeout: CatchUpSeconds, cancellationToken: cancellationToken));
-            await connection.ExecuteAsync(new CommandDefinition(RecomputeFeatureHoursSql, new { Hours = hours }, transaction, commandTimeout: CatchUpSeconds, cancellationToken: cancellationToken));
-            await connection.ExecuteAsync(new CommandDefinition(RecomputeFeatureDaysSql, new { Days = days }, transaction, commandTimeout: CatchUpSeconds, cancellationToken: cancellationToken));
+            await connection.ExecuteAsync(Step(ClearHoursSql, new { Hours = hours }, transaction, cancellationToken));
+            await connection.ExecuteAsync(Step(RecomputeMinutesSql, new { Hours = hours }, transaction, cancellationToken));
+            await connection.ExecuteAsync(Step(RecomputeHoursSql, new { Hours = hours }, transaction, cancellationToken));
+            await connection.ExecuteAsync(Step(ClearDaysSql, new { Days = days }, transaction, cancellationToken));
+            await connection.ExecuteAsync(Step(RecomputeDaysSql, new { Days = days }, transaction, cancellationToken));
+            await connection.ExecuteAsync(Step(NumberFeatureUsersSql, new { Hours = hours }, transaction, cancellationToken));
+            await connection.ExecuteAsync(Step(RecomputeFeatureHoursSql, new { Hours = hours }, transaction, cancellationToken));
+            await connection.ExecuteAsync(Step(RecomputeFeatureDaysSql, new { Days = days }, transaction, cancellationToken));
         }
 
         // A changed day moves the windows of the 7 days that follow it, and today's window always moves.
         var today = DateOnly.FromDateTime(now.UtcDateTime);
         var asOf = days.SelectMany(d => Enumerable.Range(0, 7).Select(d.AddDays)).Where(d => d <= today).Append(today).Distinct().ToArray();
-        await connection.ExecuteAsync(new CommandDefinition(ClearWindowsSql, new { AsOf = asOf }, transaction, commandTimeout: CatchUpSeconds, cancellationToken: cancellationToken));
-        await connection.ExecuteAsync(new CommandDefinition(asOf.Length >= SpanWindowsFrom ? SpanWindowsSql : CountWindowsSql, new { AsOf = asOf }, transaction, commandTimeout: CatchUpSeconds, cancellationToken: cancellationToken));
-        await connection.ExecuteAsync(new CommandDefinition(SaveWatermarkSql, new { Name = RollupWatermark.Name, Watermark = now }, transaction, commandTimeout: CatchUpSeconds, cancellationToken: cancellationToken));
+        await connection.ExecuteAsync(Step(ClearWindowsSql, new { AsOf = asOf }, transaction, cancellationToken));
+        await connection.ExecuteAsync(Step(asOf.Length >= SpanWindowsFrom ? SpanWindowsSql : CountWindowsSql, new { AsOf = asOf }, transaction, cancellationToken));
+        await connection.ExecuteAsync(Step(SaveWatermarkSql, new { Name = RollupWatermark.Name, Watermark = now }, transaction, cancellationToken));
 
         // The reports asked for, and the stored ones of days that are over whose numbers this run changed.
         var rebuilt = await DailyReports.StoredAsync(connection, transaction, [.. days.Where(d => d < today)], cancellationToken);
