@@ -60,9 +60,11 @@ trap 'exit 130' INT TERM
 elapsed() { echo "$(( SECONDS - t0 ))s"; }
 
 # --- tools -------------------------------------------------------------------------------------------------
-if ! command -v wrk >/dev/null; then
-  apt_install wrk || die "wrk is missing and could not be installed; install the 'wrk' package"
-fi
+for tool in wrk curl jq python3; do
+  if ! command -v "$tool" >/dev/null; then
+    apt_install "$tool" || die "$tool is missing and could not be installed; install the '$tool' package"
+  fi
+done
 ensure_libsodium
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 

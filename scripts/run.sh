@@ -28,8 +28,14 @@ trap 'exit 130' INT TERM
 
 if [[ -z "${ConnectionStrings__Postgres:-}" ]]; then
   pg_port="$(free_port)"
-  log "starting local PostgreSQL on 127.0.0.1:$pg_port (data in .data/postgres)"
-  start_postgres "$data/postgres" "$pg_port"
+  pg_data="$data/postgres"
+  if ! as_pg_user test -x "$data"; then
+    # As root in a folder the postgres user cannot enter (a clone under /root): keep the cluster where it can.
+    pg_data="/var/tmp/analytics-$(printf '%s' "$root" | md5sum | cut -c1-12)/postgres"
+    mkdir -p "$pg_data" && chmod 755 "$(dirname "$pg_data")"
+  fi
+  log "starting local PostgreSQL on 127.0.0.1:$pg_port (data in ${pg_data#"$root/"})"
+  start_postgres "$pg_data" "$pg_port"
   if ! "$PG_BIN/psql" -h 127.0.0.1 -p "$pg_port" -U postgres -d postgres -tAc "select 1 from pg_database where datname = 'analytics'" | grep -q 1; then
     "$PG_BIN/createdb" -h 127.0.0.1 -p "$pg_port" -U postgres analytics
   fi
@@ -65,6 +71,8 @@ if [[ "$seed" -eq 1 ]]; then
 fi
 
 url="http://127.0.0.1:$port"
+# The activation link in the (simulated) e-mails opens this API's own activation page unless a front-end is named.
+export Activation__LinkBaseUrl="${Activation__LinkBaseUrl:-$url/activate}"
 cat >&2 <<INFO
 
   API            $url/api/v1

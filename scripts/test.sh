@@ -27,13 +27,21 @@ if [[ -z "${Redis__ConnectionString:-}" ]]; then
   export Redis__ConnectionString="127.0.0.1:$port"
 fi
 
+# Some tests start redis-server processes of their own (reconnects, a server that refuses clients), also when
+# Redis__ConnectionString names a server elsewhere.
+ensure_redis_server
 ensure_libsodium
 "$root/scripts/build-web.sh"
 
 log "building and running the tests"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 status=0
-dotnet test "${TEST_TARGET:-$root/Analytics.sln}" -c Debug --logger "console;verbosity=normal" "$@" 2>&1 | tee "$work/test.log" || status=$?
+target="$root/Analytics.sln"
+if [[ -n "${TEST_TARGET:-}" ]]; then
+  # Relative to the caller's folder, or else to the repository's root.
+  if [[ -e "$TEST_TARGET" ]]; then target="$TEST_TARGET"; elif [[ -e "$root/$TEST_TARGET" ]]; then target="$root/$TEST_TARGET"; else die "TEST_TARGET $TEST_TARGET: no such project"; fi
+fi
+dotnet test "$target" -c Debug --logger "console;verbosity=normal" "$@" 2>&1 | tee "$work/test.log" || status=$?
 
 # VSTest prints a summary block per test assembly ("     Passed: 12"); add them up.
 sum() { { grep -E "^ *$1: *[0-9]+ *$" "$work/test.log" || true; } | awk -F: '{ n += $2 } END { print n + 0 }'; }

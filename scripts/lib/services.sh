@@ -87,12 +87,17 @@ start_postgres() {
   STARTED_PG_DIR="$dir"
 }
 
+# redis-server on the PATH: installed with apt when missing.
+ensure_redis_server() {
+  if ! command -v redis-server >/dev/null; then
+    apt_install redis-server || die "redis-server is missing and could not be installed; install the 'redis-server' package"
+  fi
+}
+
 # start_redis DIR PORT: installs redis-server with apt when missing, then starts it on 127.0.0.1:PORT.
 start_redis() {
   local dir="$1" port="$2"
-  if ! command -v redis-server >/dev/null; then
-    apt_install redis-server || die "redis-server is missing and could not be installed; install it or set Redis__ConnectionString"
-  fi
+  ensure_redis_server
   mkdir -p "$dir"
   redis-server --port "$port" --bind 127.0.0.1 --dir "$dir" --save "" --appendonly no \
     --daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" >/dev/null \

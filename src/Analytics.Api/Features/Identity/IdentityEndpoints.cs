@@ -24,6 +24,7 @@ public static class IdentityEndpoints
         var api = app.MapGroup("/api/v1").WithTags("Identity");
         Register.Register.Map(api);
         Activate.Activate.Map(api);
+        ActivationPage.Map(app);
         ResendActivation.Map(api);
         Login.Login.Map(api);
         Refresh.Refresh.Map(api);

@@ -30,6 +30,27 @@ public sealed class ActivateTests(TestDatabase database) : IAsyncDisposable
     }
 
     [Fact]
+    public async Task The_mails_default_link_opens_the_activation_page_which_does_not_activate_by_itself()
+    {
+        var client = _api.CreateClient();
+        var email = Accounts.NewEmail();
+        await client.RegisterAsync(email);
+        var body = await database.ScalarAsync<string>("select body from outbox where recipient = @email order by id desc limit 1", new { email });
+        var link = new Uri(body!.Split((char[])[' ', '\n', '\r'], StringSplitOptions.RemoveEmptyEntries).Single(w => w.Contains("?token=", StringComparison.Ordinal)));
+
+        var response = await client.GetAsync(new Uri(link.PathAndQuery, UriKind.Relative));
+
+        link.AbsolutePath.ShouldBe("/activate");
+        response.StatusCode.ShouldBe(HttpStatusCode.OK);
+        response.Content.Headers.ContentType!.MediaType.ShouldBe("text/html");
+        var page = await response.Content.ReadAsStringAsync();
+        page.ShouldContain("fetch(\"/api/v1/auth/activate\"");
+        page.ShouldContain("addEventListener(\"submit\"");
+        // Mail scanners open links: only the button spends the token.
+        (await database.ScalarAsync<string>("select status from users where email = @email", new { email })).ShouldBe("pending");
+    }
+
+    [Fact]
     public async Task Activate_with_email_and_code_activates()
     {
         var client = _api.CreateClient();
@@ -41,6 +62,20 @@ public sealed class ActivateTests(TestDatabase database) : IAsyncDisposable
 
         response.StatusCode.ShouldBe(HttpStatusCode.OK);
         (await database.ScalarAsync<string>("select status from users where email = @email", new { email })).ShouldBe("active");
+    }
+
+    [Fact]
+    public async Task A_code_with_a_trailing_newline_is_a_field_error_that_spends_no_attempt()
+    {
+        var client = _api.CreateClient();
+        var email = Accounts.NewEmail();
+        await client.RegisterAsync(email);
+        var (_, code) = await database.ActivationMailAsync(email);
+
+        var problem = await (await ActivateAsync(client, new { email, code = code + "\n" })).ShouldBeProblemAsync(HttpStatusCode.BadRequest);
+
+        problem.GetProperty("errors").TryGetProperty("code", out _).ShouldBeTrue();
+        (await database.ScalarAsync<int>("select t.attempts from activation_tokens t join users u on u.id = t.user_id where u.email = @email", new { email })).ShouldBe(0);
     }
 
     [Fact]
