@@ -13,6 +13,20 @@ public sealed class AdminUsersTests(TestDatabase database) : IAsyncDisposable
     public ValueTask DisposeAsync() => _api.DisposeAsync();
 
     [Fact]
+    public async Task An_id_in_the_path_that_is_not_a_uuid_is_a_field_error()
+    {
+        var client = _api.CreateClient();
+        var admin = await client.SignUpAdminAsync(database);
+
+        foreach (var (method, path) in new[] { (HttpMethod.Get, "/api/v1/admin/users/123"), (HttpMethod.Patch, "/api/v1/admin/users/123"), (HttpMethod.Get, "/api/v1/admin/users/123/activity"), (HttpMethod.Delete, "/api/v1/users/me/sessions/123"), (HttpMethod.Delete, "/api/v1/api-keys/123"), (HttpMethod.Post, "/api/v1/admin/alerts/123/acknowledge") })
+        {
+            var request = method.Authorized(path, admin.AccessToken, method == HttpMethod.Patch ? new { role = "user" } : null);
+            var problem = await (await client.SendAsync(request)).ShouldBeProblemAsync(HttpStatusCode.BadRequest);
+            problem.GetProperty("errors").GetProperty("id")[0].GetString().ShouldBe("'123' is not a UUID.", $"{method} {path}");
+        }
+    }
+
+    [Fact]
     public async Task Admin_routes_are_403_for_users_and_401_without_a_token()
     {
         var client = _api.CreateClient();
@@ -142,7 +156,7 @@ public sealed class AdminUsersTests(TestDatabase database) : IAsyncDisposable
         // Another connection: pg_stat_activity is read once per transaction.
         await using var watcher = new Npgsql.NpgsqlConnection(fresh);
         await watcher.OpenAsync();
-        await WaitForALockWaitAsync(watcher, change);
+        await LockWaits.WaitAsync(watcher, change);
         await using (var demote = new Npgsql.NpgsqlCommand("update users set role = 'user' where id = @Id", other, transaction))
         {
             demote.Parameters.AddWithValue("Id", demoted.UserId);
@@ -155,23 +169,6 @@ public sealed class AdminUsersTests(TestDatabase database) : IAsyncDisposable
         await using var role = new Npgsql.NpgsqlCommand("select role from users where id = @Id", other);
         role.Parameters.AddWithValue("Id", user.UserId);
         ((string)(await role.ExecuteScalarAsync())!).ShouldBe("user");
-    }
-
-    // Until a statement of the API waits for a lock in that database (its request is past authentication).
-    private static async Task WaitForALockWaitAsync(Npgsql.NpgsqlConnection database, Task request)
-    {
-        for (var i = 0; i < 400 && !request.IsCompleted; i++)
-        {
-            await using var waiting = new Npgsql.NpgsqlCommand("select count(*) from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'", database);
-            if ((long)(await waiting.ExecuteScalarAsync())! > 0)
-            {
-                return;
-            }
-
-            await Task.Delay(25);
-        }
-
-        throw new ShouldAssertException(request.IsCompleted ? "the change ended before it waited for the admin rows" : "the change never waited for the admin rows");
     }
 
     [Fact]

@@ -51,7 +51,19 @@ public static class ChangePassword
     {
         private const string UserSql = "select email, password_hash from users where id = @UserId";
 
-        private const string UpdateSql = "update users set password_hash = @Hash, updated_at = @Now where id = @UserId";
+        private const string SessionLiveSql = "select exists (select 1 from sessions where id = @SessionId and user_id = @UserId and revoked_at is null)";
+
+        // The account's row is locked before anything else (a concurrent password change holds it while it ends this
+        // session); then, with what committed meanwhile in view, the hash is replaced only if it is still the one the
+        // current password was checked against and the caller's session is still live.
+        private const string LockUserSql = "select 1 from users where id = @UserId for update";
+
+        private const string UpdateSql = $"""
+            update users set password_hash = @Hash, updated_at = @Now
+            where id = @UserId and password_hash = @CheckedHash and ({SessionLiveSql})
+            """;
+
+        private static readonly Error SessionEnded = new(ErrorKind.Unauthorized, "session_ended", "Session ended.", "This session was signed out while the request was checked; the password was not changed. Sign in again.");
 
         private const string RevokeOthersSql = """
             update sessions set revoked_at = @Now, revoked_reason = 'password_changed'
@@ -70,42 +82,66 @@ public static class ChangePassword
                 return refused;
             }
 
-            string email, hash;
-            await using (var reader = await db.OpenConnectionAsync(cancellationToken))
+            // The hash is replaced only if it is still the one the current password was checked against and the
+            // caller's session is still live: of two changes at once, the second finds the first's hash and checks
+            // against it (its current password is wrong now), and a session ended meanwhile changes nothing. A
+            // sign-in's rehash (same password, new parameters) between the check and the write is checked again.
+            string? newHash = null;
+            for (var attempt = 0; ; attempt++)
             {
-                (email, hash) = await reader.QuerySingleAsync<(string, string)>(new CommandDefinition(UserSql, new { UserId = user.Id }, cancellationToken: cancellationToken));
-            }
-
-            // Hashing happens with no connection held, so a burst cannot drain the pool.
-            if (!(await hasher.VerifyAsync(hash, request.CurrentPassword, cancellationToken)).Matches)
-            {
-                // Recorded like a failed sign-in: a stolen access token guessing the password shows in the account's activity.
-                await using (var log = await db.OpenConnectionAsync(cancellationToken))
+                string email, hash;
+                await using (var reader = await db.OpenConnectionAsync(cancellationToken))
                 {
-                    await ActivityLog.WriteAsync(log, null, ActivityEntry.For(user.Id, ActivityKind.PasswordChangeFailed, request.Client, new { reason = "wrong_current_password" }), clock.GetUtcNow(), cancellationToken);
+                    (email, hash) = await reader.QuerySingleAsync<(string, string)>(new CommandDefinition(UserSql, new { UserId = user.Id }, cancellationToken: cancellationToken));
                 }
 
-                await committed.ActivityAsync(user.Id);
-                return new Error(ErrorKind.Invalid, "wrong_password", "Current password is wrong.", "The current password does not match; the password was not changed.");
+                // Hashing happens with no connection held, so a burst cannot drain the pool.
+                if (!(await hasher.VerifyAsync(hash, request.CurrentPassword, cancellationToken)).Matches)
+                {
+                    // Recorded like a failed sign-in: a stolen access token guessing the password shows in the account's activity.
+                    await using (var log = await db.OpenConnectionAsync(cancellationToken))
+                    {
+                        await ActivityLog.WriteAsync(log, null, ActivityEntry.For(user.Id, ActivityKind.PasswordChangeFailed, request.Client, new { reason = "wrong_current_password" }), clock.GetUtcNow(), cancellationToken);
+                    }
+
+                    await committed.ActivityAsync(user.Id);
+                    return new Error(ErrorKind.Invalid, "wrong_password", "Current password is wrong.", "The current password does not match; the password was not changed.");
+                }
+
+                // The rules registration applies with the address (the validator has no address): neither the address nor its local part.
+                if (passwords.Check(request.NewPassword, email) is { } problem)
+                {
+                    return new Error(ErrorKind.Invalid, "password_is_email", "Password not allowed.", problem);
+                }
+
+                newHash ??= await hasher.HashAsync(request.NewPassword, cancellationToken);
+                var now = clock.GetUtcNow();
+                await using var connection = await db.OpenConnectionAsync(cancellationToken);
+                await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+                await connection.ExecuteAsync(new CommandDefinition(LockUserSql, new { UserId = user.Id }, transaction, cancellationToken: cancellationToken));
+                var changed = await connection.ExecuteAsync(new CommandDefinition(UpdateSql, new { UserId = user.Id, user.SessionId, Hash = newHash, CheckedHash = hash, Now = now }, transaction, cancellationToken: cancellationToken));
+                if (changed == 0)
+                {
+                    await transaction.RollbackAsync(cancellationToken);
+                    if (!await connection.ExecuteScalarAsync<bool>(new CommandDefinition(SessionLiveSql, new { UserId = user.Id, user.SessionId }, cancellationToken: cancellationToken)))
+                    {
+                        return SessionEnded;
+                    }
+
+                    if (attempt < 2)
+                    {
+                        continue;
+                    }
+
+                    return new Error(ErrorKind.Conflict, "password_changed_meanwhile", "Password changed meanwhile.", "The password changed while this request was checked; the password was not changed. Try again.");
+                }
+
+                var revoked = (await connection.QueryAsync<Guid>(new CommandDefinition(RevokeOthersSql, new { UserId = user.Id, user.SessionId, Now = now }, transaction, cancellationToken: cancellationToken))).ToList();
+                await ActivityLog.WriteAsync(connection, transaction, ActivityEntry.For(user.Id, ActivityKind.PasswordChanged, request.Client, new { otherSessionsRevoked = revoked.Count }), now, cancellationToken);
+                await transaction.CommitAsync(cancellationToken);
+                await committed.SessionsAsync(user.Id, revoked);
+                return new Response(revoked.Count);
             }
-
-            // The rules registration applies with the address (the validator has no address): neither the address nor its local part.
-            if (passwords.Check(request.NewPassword, email) is { } problem)
-            {
-                return new Error(ErrorKind.Invalid, "password_is_email", "Password not allowed.", problem);
-            }
-
-            var newHash = await hasher.HashAsync(request.NewPassword, cancellationToken);
-            var now = clock.GetUtcNow();
-            await using var connection = await db.OpenConnectionAsync(cancellationToken);
-            await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-            await connection.ExecuteAsync(new CommandDefinition(UpdateSql, new { UserId = user.Id, Hash = newHash, Now = now }, transaction, cancellationToken: cancellationToken));
-            var revoked = (await connection.QueryAsync<Guid>(new CommandDefinition(RevokeOthersSql, new { UserId = user.Id, user.SessionId, Now = now }, transaction, cancellationToken: cancellationToken))).ToList();
-            await ActivityLog.WriteAsync(connection, transaction, ActivityEntry.For(user.Id, ActivityKind.PasswordChanged, request.Client, new { otherSessionsRevoked = revoked.Count }), now, cancellationToken);
-            await transaction.CommitAsync(cancellationToken);
-            await committed.SessionsAsync(user.Id, revoked);
-
-            return new Response(revoked.Count);
         }
     }
 
@@ -113,7 +149,7 @@ public static class ChangePassword
         api.MapPost("/users/me/password", Endpoint)
             .WithName("ChangePassword")
             .WithSummary("Change the password; every other session is signed out.")
-            .ProducesErrors(400, 401, 429)
+            .ProducesErrors(400, 401, 409, 429)
             .RequireAuthorization();
 
     private static async Task<Results<Ok<Response>, ProblemHttpResult>> Endpoint(Command command, IMediator mediator, HttpContext http, CancellationToken ct) =>

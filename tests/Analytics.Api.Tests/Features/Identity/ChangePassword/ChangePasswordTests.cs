@@ -1,5 +1,9 @@
 using System.Net;
+using Analytics.Api.Infrastructure.Security;
 using Analytics.Api.Tests.Infrastructure;
+using Dapper;
+using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
 
 namespace Analytics.Api.Tests.Features.Identity.ChangePassword;
 
@@ -26,6 +30,56 @@ public sealed class ChangePasswordTests(TestDatabase database) : IAsyncDisposabl
         (await client.LoginAsync(user.Email)).StatusCode.ShouldBe(HttpStatusCode.Unauthorized);
         (await client.LoginAsync(user.Email, "a brand new passphrase")).StatusCode.ShouldBe(HttpStatusCode.OK);
         (await database.ScalarAsync<long>("select count(*) from activity_log where user_id = @UserId and kind = 'password_changed'", new { user.UserId })).ShouldBe(1);
+    }
+
+    [Fact]
+    public async Task A_password_changed_while_this_change_waits_is_not_overwritten()
+    {
+        var client = _api.CreateClient();
+        var user = await client.SignUpAsync(database);
+        var theirs = await _api.Services.GetRequiredService<IPasswordHasher>().HashAsync("the other tab's passphrase", CancellationToken.None);
+
+        // Another change of this account holds its row (as a password change does) and stores another hash.
+        var change = await WhileTheAccountIsHeldAsync(user, "update users set password_hash = @Value where id = @UserId", theirs);
+
+        (await (await change).ShouldBeProblemAsync(HttpStatusCode.BadRequest)).GetProperty("code").GetString().ShouldBe("wrong_password");
+        (await database.ScalarAsync<string>("select password_hash from users where id = @UserId", new { user.UserId })).ShouldBe(theirs);
+        (await client.LoginAsync(user.Email, "the other tab's passphrase")).StatusCode.ShouldBe(HttpStatusCode.OK);
+    }
+
+    [Fact]
+    public async Task A_session_ended_while_its_change_waits_changes_nothing()
+    {
+        var client = _api.CreateClient();
+        var user = await client.SignUpAsync(database);
+        var hash = await database.ScalarAsync<string>("select password_hash from users where id = @UserId", new { user.UserId });
+
+        var change = await WhileTheAccountIsHeldAsync(user, "update sessions set revoked_at = now(), revoked_reason = @Value where id = @SessionId", "password_changed");
+
+        (await (await change).ShouldBeProblemAsync(HttpStatusCode.Unauthorized)).GetProperty("code").GetString().ShouldBe("session_ended");
+        (await database.ScalarAsync<string>("select password_hash from users where id = @UserId", new { user.UserId })).ShouldBe(hash);
+        (await client.LoginAsync(user.Email)).StatusCode.ShouldBe(HttpStatusCode.OK);
+    }
+
+    // Locks the account's row, sends a password change of the user's session, waits until it waits for that row, then
+    // runs the statement in the lock's transaction and commits it; returns the change.
+    private async Task<Task<HttpResponseMessage>> WhileTheAccountIsHeldAsync(SignedIn user, string statement, string value)
+    {
+        await using var holder = new NpgsqlConnection(database.ConnectionString);
+        await holder.OpenAsync();
+        await using var transaction = await holder.BeginTransactionAsync();
+        await holder.ExecuteAsync("select 1 from users where id = @UserId for update", new { user.UserId }, transaction);
+
+        var change = _api.CreateClient().SendAsync(HttpMethod.Post.Authorized("/api/v1/users/me/password", user.AccessToken, new { currentPassword = Accounts.Password, newPassword = "a brand new passphrase" }));
+        await using (var watcher = new NpgsqlConnection(database.ConnectionString))
+        {
+            await watcher.OpenAsync();
+            await LockWaits.WaitAsync(watcher, change, "from users where id = $1 for update");
+        }
+
+        await holder.ExecuteAsync(statement, new { user.UserId, user.SessionId, Value = value }, transaction);
+        await transaction.CommitAsync();
+        return change;
     }
 
     [Fact]
