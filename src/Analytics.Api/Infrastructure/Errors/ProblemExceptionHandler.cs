@@ -105,6 +105,18 @@ internal sealed partial class ProblemExceptionHandler(IProblemDetailsService pro
             };
         }
 
+        if (exception.InnerException is JsonException refused && BodyFieldError(refused) is { } bodyField)
+        {
+            // Well-formed JSON with a value of the wrong type or format: a field error under the property's path, as
+            // the validators' errors are (a form can show it beside its field).
+            return new HttpValidationProblemDetails(new Dictionary<string, string[]> { [bodyField.Name] = [bodyField.Message] })
+            {
+                Status = StatusCodes.Status400BadRequest,
+                Title = "One or more validation errors occurred.",
+                Detail = DescribeJsonError(refused),
+            };
+        }
+
         var status = exception.StatusCode;
         var (title, detail) = status switch
         {
@@ -133,7 +145,9 @@ internal sealed partial class ProblemExceptionHandler(IProblemDetailsService pro
             : null;
     }
 
-    private static string Expected(string type) => (type.StartsWith("Nullable<", StringComparison.Ordinal) ? type[9..^1] : type.TrimEnd('?')) switch
+    private static string Expected(string type) => Known(type.StartsWith("Nullable<", StringComparison.Ordinal) ? type[9..^1] : type.TrimEnd('?')) ?? "a valid value";
+
+    private static string? Known(string type) => type switch
     {
         "int" or "long" or "short" or "Int32" or "Int64" or "Int16" => "a whole number in range",
         "double" or "decimal" or "float" or "Double" or "Decimal" or "Single" => "a number",
@@ -141,7 +155,8 @@ internal sealed partial class ProblemExceptionHandler(IProblemDetailsService pro
         "DateOnly" => "a date (YYYY-MM-DD)",
         "Guid" => "a UUID",
         "bool" or "Boolean" => "true or false",
-        _ => "a valid value",
+        "string" or "String" => "a string",
+        _ => null,
     };
 
     [System.Text.RegularExpressions.GeneratedRegex("""^Failed to bind parameter "(?<type>[^"]+) (?<name>[^" ]+)" from "(?<value>.*)"\.$""", System.Text.RegularExpressions.RegexOptions.Singleline)]
@@ -150,9 +165,40 @@ internal sealed partial class ProblemExceptionHandler(IProblemDetailsService pro
     [System.Text.RegularExpressions.GeneratedRegex("""^Required parameter "(?<type>[^"]+) (?<name>[^" ]+)" was not provided""")]
     private static partial System.Text.RegularExpressions.Regex MissingParameter();
 
-    // System.Text.Json names the CLR type ("System.Int32"); say what the client sent wrong in its own terms.
+    // A value the serializer or a converter refused (the reader's syntax errors are a subclass, and a path of "$"
+    // names no field): the property's path without "$." ("age", "events[3].occurredAt") and what it must be.
+    private static (string Name, string Message)? BodyFieldError(JsonException exception)
+    {
+        if (exception.GetType() != typeof(JsonException) || exception.Path is not { Length: > 2 } path || !path.StartsWith("$.", StringComparison.Ordinal))
+        {
+            return null;
+        }
+
+        var name = path[2..];
+        // A converter's own reason stands; System.Text.Json's names a type, the property's or (for a record's
+        // constructor parameter) the record's, which says nothing to the client.
+        var failure = ConversionFailure().Match(exception.Message);
+        var message = !failure.Success ? exception.Message
+            : Known(ShortTypeName(failure.Groups["type"].Value)) is { } expected ? $"'{name}' must be {expected}."
+            : $"'{name}' has the wrong type or format.";
+        return (name, message);
+    }
+
+    // System.Text.Json names the CLR type; say what the client sent wrong in its own terms:
+    // "System.Nullable`1[System.Int32]" -> "Int32", "System.String" -> "String".
+    private static string ShortTypeName(string clrName)
+    {
+        var type = clrName.StartsWith("System.Nullable`1[", StringComparison.Ordinal) ? clrName[18..] : clrName;
+        type = type.TrimStart('[').Split([',', ']'])[0];
+        return type[(type.LastIndexOf('.') + 1)..];
+    }
+
+    [System.Text.RegularExpressions.GeneratedRegex("""^The JSON value could not be converted to (?<type>\S+)\.( |$)""")]
+    private static partial System.Text.RegularExpressions.Regex ConversionFailure();
+
+    // Where in the body: a refused value by its path, a syntax error by its position.
     private static string DescribeJsonError(JsonException exception) =>
-        exception.Path is { Length: > 1 } path && exception.Message.StartsWith("The JSON value could not be converted", StringComparison.Ordinal)
+        exception.Path is { Length: > 1 } path && exception.GetType() == typeof(JsonException)
             ? $"The value at '{path}' has the wrong type or format."
             : exception.Path is { Length: > 1 } at ? $"Malformed JSON near '{at}' (line {exception.LineNumber + 1}, byte {exception.BytePositionInLine + 1})." : $"Malformed JSON at line {exception.LineNumber + 1}, byte {exception.BytePositionInLine + 1}.";
 

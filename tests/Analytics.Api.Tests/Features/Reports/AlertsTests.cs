@@ -252,6 +252,38 @@ public sealed class AlertsTests(TestDatabase database) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Alerts_page_with_before_the_last_id_of_a_page()
+    {
+        var ids = Enumerable.Range(0, 5).Select(_ => Guid.NewGuid()).ToArray();
+        for (var i = 0; i < ids.Length; i++)
+        {
+            // Two opened in the same instant: the id orders them.
+            await Fresh.ExecuteAsync(
+                "insert into alerts (id, scope, subject, opened_at, closed_at, window_count, threshold, peak_count) values (@id, 'ip', @subject, @at, @at, 9, 5, 9)",
+                new { id = ids[i], subject = $"10.0.0.{i}", at = new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero).AddHours(Math.Min(i, 3)) });
+        }
+
+        var seen = new List<Guid>();
+        string query = "?limit=2";
+        for (var page = 0; page < 4; page++)
+        {
+            var items = (await ListAsync(query)).EnumerateArray().Select(a => a.GetProperty("id").GetGuid()).ToList();
+            seen.AddRange(items);
+            if (items.Count < 2)
+            {
+                break;
+            }
+
+            query = $"?limit=2&before={items[^1]}";
+        }
+
+        var newestFirst = ids.Select((id, i) => (id, at: Math.Min(i, 3))).OrderByDescending(a => a.at).ThenByDescending(a => a.id.ToString(), StringComparer.Ordinal).Select(a => a.id);
+        seen.ShouldBe(newestFirst);
+        var unknown = await _client.SendAsync(HttpMethod.Get.Authorized($"/api/v1/admin/alerts?before={Guid.NewGuid()}", _admin.AccessToken));
+        (await unknown.ShouldBeProblemAsync(HttpStatusCode.NotFound)).GetProperty("code").GetString().ShouldBe("not_found");
+    }
+
+    [Fact]
     public async Task New_alert_reaches_an_admin_sse_subscriber_as_an_alert_event_and_not_a_user_subscriber()
     {
         using var adminStream = await SseReader.OpenAsync(_client, "/api/v1/events/stream?type=click", _admin.AccessToken);

@@ -71,6 +71,16 @@ public sealed class ProblemDetailsTests : IAsyncDisposable
         var body = await (await PostRawAsync("""{"name":"x","age":"thirty"}""")).ShouldBeProblemAsync(HttpStatusCode.BadRequest);
 
         body.GetProperty("detail").GetString().ShouldBe("The value at '$.age' has the wrong type or format.");
+        body.GetProperty("errors").GetProperty("age")[0].GetString().ShouldBe("'age' has the wrong type or format.");
+    }
+
+    [Fact]
+    public async Task A_value_a_converter_refuses_is_a_field_error_with_the_converters_reason()
+    {
+        var body = await (await PostRawAsync("""{"name":"x","at":"yesterday"}""")).ShouldBeProblemAsync(HttpStatusCode.BadRequest);
+
+        body.GetProperty("detail").GetString().ShouldBe("The value at '$.at' has the wrong type or format.");
+        body.GetProperty("errors").GetProperty("at")[0].GetString()!.ShouldContain("ISO-8601");
     }
 
     [Fact]

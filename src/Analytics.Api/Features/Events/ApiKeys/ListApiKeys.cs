@@ -42,7 +42,7 @@ public static class ListApiKeys
 
     public static RouteHandlerBuilder Map(IEndpointRouteBuilder api)
     {
-        api.MapGet("/api-keys/{id:guid}", GetEndpoint)
+        api.MapGet("/api-keys/{id}", GetEndpoint)
             .WithName("GetApiKey")
             .WithSummary("One of your API keys (where POST /api-keys's Location points); 404 for another user's or no key.")
             .ProducesErrors(401, 404)

@@ -34,7 +34,7 @@ public static class RevokeApiKey
     }
 
     public static RouteHandlerBuilder Map(IEndpointRouteBuilder api) =>
-        api.MapDelete("/api-keys/{id:guid}", Endpoint)
+        api.MapDelete("/api-keys/{id}", Endpoint)
             .WithName("RevokeApiKey")
             .WithSummary("Revoke one of your API keys (effective on every node within 5 seconds).")
             .ProducesErrors(401, 404)

@@ -33,7 +33,7 @@ public static class Activate
                 .WithName("token").WithMessage("Send either 'token' (from the link) or 'email' and 'code'.");
             RuleFor(c => c.Token).MaximumLength(100).WithMessage("Token must have at most 100 characters.");
             When(c => c.Email is not null, () => RuleFor(c => c.Email).ValidEmail());
-            RuleFor(c => c.Code).Matches("^[0-9]{6}$").When(c => c.Code is not null).WithMessage("Code must be the 6 digits from the e-mail.");
+            RuleFor(c => c.Code).Matches(@"^[0-9]{6}\z").When(c => c.Code is not null).WithMessage("Code must be the 6 digits from the e-mail.");
         }
     }
 

@@ -55,7 +55,7 @@ public static class Login
             RuleFor(c => c.Email).ValidEmail();
             RuleFor(c => c.Password).NotEmpty().WithMessage("Password is required.")
                 .MaximumLength(passwords.MaxLength).WithMessage($"Password must have at most {passwords.MaxLength} characters.");
-            RuleFor(c => c.CountryCode).Matches("^[A-Za-z]{2}$").When(c => c.CountryCode is not null).WithMessage("Country code must be two letters (ISO 3166-1 alpha-2).");
+            RuleFor(c => c.CountryCode).Matches(@"^[A-Za-z]{2}\z").When(c => c.CountryCode is not null).WithMessage("Country code must be two letters (ISO 3166-1 alpha-2).");
             RuleFor(c => c.Latitude).InclusiveBetween(-90, 90).WithMessage("Latitude must be between -90 and 90.");
             RuleFor(c => c.Longitude).InclusiveBetween(-180, 180).WithMessage("Longitude must be between -180 and 180.");
             RuleFor(c => c.Timezone).MaximumLength(64).WithMessage("Timezone must have at most 64 characters.")

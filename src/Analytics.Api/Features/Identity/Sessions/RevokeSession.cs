@@ -49,7 +49,7 @@ public static class RevokeSession
     }
 
     public static RouteHandlerBuilder Map(IEndpointRouteBuilder api) =>
-        api.MapDelete("/users/me/sessions/{id:guid}", Endpoint)
+        api.MapDelete("/users/me/sessions/{id}", Endpoint)
             .WithName("RevokeSession")
             .WithSummary("Sign one of your sessions out (its tokens stop working on the next request).")
             .ProducesErrors(401, 404)

@@ -35,7 +35,7 @@ public static class AcknowledgeAlert
     }
 
     public static RouteHandlerBuilder Map(IEndpointRouteBuilder admin) =>
-        admin.MapPost("/alerts/{id:guid}/acknowledge", Endpoint)
+        admin.MapPost("/alerts/{id}/acknowledge", Endpoint)
             .WithName("AcknowledgeAlert")
             .WithSummary("Acknowledge an alert (records who and when; idempotent, the first acknowledgement stands).")
             .ProducesErrors(401, 403, 404);

@@ -1,4 +1,5 @@
 using Analytics.Api.Infrastructure.OpenApi;
+using Analytics.Api.Infrastructure.Results;
 using Dapper;
 using FluentValidation;
 using MediatR;
@@ -12,7 +13,7 @@ public static class ListAlerts
 {
     public static readonly string[] Statuses = ["open", "all"];
 
-    public sealed record Query(string? Status, int? Limit) : IRequest<IReadOnlyList<Alert>>;
+    public sealed record Query(string? Status, int? Limit, Guid? Before = null) : IRequest<Result<IReadOnlyList<Alert>>>;
 
     internal sealed class Validator : AbstractValidator<Query>
     {
@@ -23,30 +24,37 @@ public static class ListAlerts
         }
     }
 
-    internal sealed class Handler(NpgsqlDataSource db) : IRequestHandler<Query, IReadOnlyList<Alert>>
+    internal sealed class Handler(NpgsqlDataSource db) : IRequestHandler<Query, Result<IReadOnlyList<Alert>>>
     {
         private const string Sql = $"""
             select {Alert.Columns}
             from {Alert.From}
-            where not @OpenOnly or a.closed_at is null
+            where (not @OpenOnly or a.closed_at is null)
+              and (@Before::uuid is null or (a.opened_at, a.id) < (select b.opened_at, b.id from alerts b where b.id = @Before))
             order by a.opened_at desc, a.id desc
             limit @Limit
             """;
 
-        public async Task<IReadOnlyList<Alert>> Handle(Query request, CancellationToken cancellationToken)
+        public async Task<Result<IReadOnlyList<Alert>>> Handle(Query request, CancellationToken cancellationToken)
         {
             await using var connection = await db.OpenConnectionAsync(cancellationToken);
-            var rows = await connection.QueryAsync<Alert.Row>(new CommandDefinition(Sql, new { OpenOnly = request.Status == "open", Limit = request.Limit ?? 50 }, cancellationToken: cancellationToken));
-            return [.. rows.Select(r => r.ToAlert())];
+            if (request.Before is { } before
+                && !await connection.ExecuteScalarAsync<bool>(new CommandDefinition("select exists (select 1 from alerts where id = @before)", new { before }, cancellationToken: cancellationToken)))
+            {
+                return new Error(ErrorKind.NotFound, "not_found", "No such alert.", $"No alert has the id {before} that before= names.");
+            }
+
+            var rows = await connection.QueryAsync<Alert.Row>(new CommandDefinition(Sql, new { OpenOnly = request.Status == "open", Limit = request.Limit ?? 50, request.Before }, cancellationToken: cancellationToken));
+            return rows.Select(r => r.ToAlert()).ToList();
         }
     }
 
     public static RouteHandlerBuilder Map(IEndpointRouteBuilder admin) =>
         admin.MapGet("/alerts", Endpoint)
             .WithName("ListAlerts")
-            .WithSummary("Failed-login alerts (global, per IP, per account), newest first: status=all (default) or open; limit 1-200 (default 50).")
-            .ProducesErrors(400, 401, 403);
+            .WithSummary("Failed-login alerts (global, per IP, per account), newest first: status=all (default) or open; limit 1-200 (default 50); before=<id of the last alert of a page> for the next page.")
+            .ProducesErrors(400, 401, 403, 404);
 
-    private static async Task<Ok<IReadOnlyList<Alert>>> Endpoint(IMediator mediator, CancellationToken ct, string? status = null, int? limit = null) =>
-        TypedResults.Ok(await mediator.Send(new Query(status, limit), ct));
+    private static async Task<Results<Ok<IReadOnlyList<Alert>>, ProblemHttpResult>> Endpoint(IMediator mediator, HttpContext http, CancellationToken ct, string? status = null, int? limit = null, Guid? before = null) =>
+        (await mediator.Send(new Query(status, limit, before), ct)).OkOrProblem(http);
 }

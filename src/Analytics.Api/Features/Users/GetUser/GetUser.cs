@@ -25,7 +25,7 @@ public static class GetUser
     }
 
     public static RouteHandlerBuilder Map(IEndpointRouteBuilder admin) =>
-        admin.MapGet("/users/{id:guid}", Endpoint)
+        admin.MapGet("/users/{id}", Endpoint)
             .WithName("GetUser")
             .WithSummary("One user, with lockout state and attribution.")
             .ProducesErrors(401, 403, 404);

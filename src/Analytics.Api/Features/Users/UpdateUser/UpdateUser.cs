@@ -131,7 +131,7 @@ public static class UpdateUser
     }
 
     public static RouteHandlerBuilder Map(IEndpointRouteBuilder admin) =>
-        admin.MapPatch("/users/{id:guid}", Endpoint)
+        admin.MapPatch("/users/{id}", Endpoint)
             .WithName("UpdateUser")
             .WithSummary("Change a user's role or status, or unlock a locked account.")
             .WithDescription("Disabling ends the user's sessions (enabling again does not restore them). 403 not_admin when the caller stopped being an active admin; 409 last_admin when the change would leave no active admin.")

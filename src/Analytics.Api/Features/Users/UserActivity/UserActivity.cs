@@ -81,7 +81,7 @@ public static class UserActivity
             .RequireAuthorization();
 
     public static RouteHandlerBuilder MapAdmin(IEndpointRouteBuilder admin) =>
-        admin.MapGet("/users/{id:guid}/activity", ForUser)
+        admin.MapGet("/users/{id}/activity", ForUser)
             .WithName("UserActivity")
             .WithSummary("A user's activity log, newest first (404 for no such user).")
             .ProducesErrors(400, 401, 403, 404);

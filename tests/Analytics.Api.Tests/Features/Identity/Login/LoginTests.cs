@@ -252,4 +252,12 @@ public sealed class LoginTests(TestDatabase database) : IAsyncDisposable
             errors.TryGetProperty(field, out _).ShouldBeTrue(field);
         }
     }
+
+    [Fact]
+    public async Task A_country_code_with_a_trailing_newline_is_400()
+    {
+        var response = await _api.CreateClient().LoginAsync(Accounts.NewEmail(), Accounts.Password, new { countryCode = "FR\n" });
+
+        (await response.ShouldBeProblemAsync(HttpStatusCode.BadRequest)).GetProperty("errors").TryGetProperty("countryCode", out _).ShouldBeTrue();
+    }
 }
