@@ -6,8 +6,8 @@ namespace Analytics.Api.Features.Reports.Maintenance;
 
 /// <summary>
 /// Hourly upkeep: event partitions ahead of time, and removal of what is no longer needed: sessions expired or
-/// revoked for 30 days (with their refresh tokens; each user's last seen one stays), activation tokens spent or expired for 30 days, sent outbox mail after
-/// 7 days, and retry-idempotency ids after 30 days.
+/// revoked for 30 days (with their refresh tokens; each user's last seen one stays), activation tokens spent or expired for 30 days, outbox mail
+/// (sent or given up) after 7 days, and retry-idempotency ids after 30 days.
 /// </summary>
 public static class RunMaintenance
 {
@@ -29,7 +29,8 @@ public static class RunMaintenance
         // Kept a month after use or expiry, so that an old link still answers 410 (used / expired) rather than 400 for that long.
         private const string ActivationSql = "delete from activation_tokens where expires_at < @Now - interval '30 days' or used_at < @Now - interval '30 days'";
 
-        private const string OutboxSql = "delete from outbox where sent_at < @Now - interval '7 days'";
+        // Sent mail after 7 days, and unsent mail of that age: its retries ended hours after it was written.
+        private const string OutboxSql = "delete from outbox where created_at < @Now - interval '7 days' and (sent_at is not null or next_attempt_at is null or next_attempt_at < @Now)";
 
         private const string EventIdsSql = "delete from event_ids where received_at < @Now - interval '30 days'";
 
