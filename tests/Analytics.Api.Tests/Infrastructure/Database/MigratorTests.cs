@@ -29,6 +29,19 @@ public sealed class MigratorTests(TestDatabase database)
     }
 
     [Fact]
+    public async Task A_migration_longer_than_the_connections_command_timeout_is_applied()
+    {
+        var connectionString = new NpgsqlConnectionStringBuilder(await database.CreateDatabaseAsync("slow")) { CommandTimeout = 1 }.ConnectionString;
+        await using var dataSource = NpgsqlDataSource.Create(connectionString);
+
+        var applied = await MigratorFor(dataSource, new Migration(1, "slow_index", "select pg_sleep(2); create table slow (id int)")).MigrateAsync(Ct);
+
+        applied.ShouldBe(["0001_slow_index"]);
+        await using var connection = await dataSource.OpenConnectionAsync(Ct);
+        (await connection.ExecuteScalarAsync<bool>("select to_regclass('slow') is not null")).ShouldBeTrue();
+    }
+
+    [Fact]
     public async Task Migrate_with_a_changed_applied_migration_is_refused_and_applies_nothing_more()
     {
         await using var dataSource = NpgsqlDataSource.Create(await database.CreateDatabaseAsync("tamper"));

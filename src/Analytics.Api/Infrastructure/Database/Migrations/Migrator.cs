@@ -29,7 +29,10 @@ public sealed partial class Migrator(NpgsqlDataSource db, MigrationSet set, Time
     public async Task<IReadOnlyList<string>> MigrateAsync(CancellationToken ct)
     {
         await using var connection = await db.OpenConnectionAsync(ct);
-        await connection.ExecuteAsync(new CommandDefinition("select pg_advisory_lock(@AdvisoryLockKey)", new { AdvisoryLockKey }, cancellationToken: ct));
+        // No command timeout (the connection string's default is 30 s): the lock waits for another node's migration,
+        // and a migration that builds an index on a large table takes what it takes; a timeout would roll it back on
+        // every start and the node would never come up. The caller's token still ends the wait.
+        await connection.ExecuteAsync(new CommandDefinition("select pg_advisory_lock(@AdvisoryLockKey)", new { AdvisoryLockKey }, commandTimeout: 0, cancellationToken: ct));
         try
         {
             await connection.ExecuteAsync(new CommandDefinition(CreateTableSql, cancellationToken: ct));
@@ -73,7 +76,7 @@ public sealed partial class Migrator(NpgsqlDataSource db, MigrationSet set, Time
         await using var transaction = await connection.BeginTransactionAsync(ct);
         try
         {
-            await connection.ExecuteAsync(new CommandDefinition(migration.Sql, transaction: transaction, cancellationToken: ct));
+            await connection.ExecuteAsync(new CommandDefinition(migration.Sql, transaction: transaction, commandTimeout: 0, cancellationToken: ct));
         }
         catch (PostgresException ex)
         {
