@@ -19,6 +19,15 @@ public sealed class EventsOptions
     /// <summary>Events an API key may send at once above the sustained rate.</summary>
     public int ApiKeyBurst { get; set; } = 2000;
 
+    /// <summary>Sustained events per second per signed-in user sending with their access token (not an API key); over it, 429.</summary>
+    public double UserRatePerSecond { get; set; } = 50;
+
+    /// <summary>Events a signed-in user may send at once above the sustained rate.</summary>
+    public int UserBurst { get; set; } = 1000;
+
+    /// <summary>API keys a user may hold at once (revoked ones do not count); one more is 409.</summary>
+    public int MaxApiKeysPerUser { get; set; } = 20;
+
     /// <summary>Events the writer commits in one transaction at most.</summary>
     public int WriterBatchSize { get; set; } = 2000;
 

@@ -36,6 +36,24 @@ public sealed class ApiKeysTests(TestDatabase database) : IAsyncDisposable
     }
 
     [Fact]
+    public async Task A_user_holds_a_bounded_number_of_keys_and_a_revoked_one_frees_its_place()
+    {
+        await using var api = new ApiFactory(database, new Dictionary<string, string?> { ["Events:MaxApiKeysPerUser"] = "2" });
+        var client = api.CreateClient();
+        var user = await client.SignUpAsync(database);
+        Task<HttpResponseMessage> CreateAsync(string name) => client.SendAsync(HttpMethod.Post.Authorized("/api/v1/api-keys", user.AccessToken, new { name }));
+
+        var first = await (await CreateAsync("one")).JsonAsync();
+        (await CreateAsync("two")).StatusCode.ShouldBe(HttpStatusCode.Created);
+        var third = await CreateAsync("three");
+
+        (await third.ShouldBeProblemAsync(HttpStatusCode.Conflict)).GetProperty("code").GetString().ShouldBe("too_many_api_keys");
+        (await database.ScalarAsync<long>("select count(*) from api_keys where user_id = @UserId", new { user.UserId })).ShouldBe(2);
+        (await client.SendAsync(HttpMethod.Delete.Authorized($"/api/v1/api-keys/{first.GetProperty("id").GetString()}", user.AccessToken))).IsSuccessStatusCode.ShouldBeTrue();
+        (await CreateAsync("three")).StatusCode.ShouldBe(HttpStatusCode.Created);
+    }
+
+    [Fact]
     public async Task A_key_works_as_bearer_or_header_records_last_use_and_stops_after_revocation()
     {
         var client = _api.CreateClient();

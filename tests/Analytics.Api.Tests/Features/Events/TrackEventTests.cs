@@ -295,6 +295,29 @@ public sealed class TrackEventTests(TestDatabase database) : IAsyncDisposable
     }
 
     [Fact]
+    public async Task A_signed_in_user_sending_with_their_access_token_has_a_rate_of_their_own()
+    {
+        await using var api = new ApiFactory(database, new Dictionary<string, string?> { ["Events:UserRatePerSecond"] = "0.1", ["Events:UserBurst"] = "3" });
+        var client = api.CreateClient();
+        var user = await client.SignUpAsync(database);
+        var other = await client.SignUpAsync(database);
+
+        var statuses = new List<HttpStatusCode>();
+        HttpResponseMessage last = null!;
+        for (var i = 0; i < 5; i++)
+        {
+            last = await client.SendAsync(HttpMethod.Post.Authorized("/api/v1/events", user.AccessToken, new { type = "page_view" }));
+            statuses.Add(last.StatusCode);
+        }
+
+        statuses.Count(s => s == HttpStatusCode.Accepted).ShouldBe(3);
+        (await last.ShouldBeProblemAsync(HttpStatusCode.TooManyRequests)).GetProperty("detail").GetString()!.ShouldContain("signed-in user");
+        last.Headers.RetryAfter.ShouldNotBeNull();
+        (await database.ScalarAsync<long>("select count(*) from events where user_id = @UserId", new { user.UserId })).ShouldBe(3);
+        (await client.SendAsync(HttpMethod.Post.Authorized("/api/v1/events", other.AccessToken, new { type = "page_view" }))).StatusCode.ShouldBe(HttpStatusCode.Accepted);
+    }
+
+    [Fact]
     public async Task A_batch_costs_one_token_per_event_and_is_refused_whole_when_they_do_not_suffice()
     {
         await using var api = new ApiFactory(database, new Dictionary<string, string?> { ["Events:ApiKeyRatePerSecond"] = "0.1", ["Events:ApiKeyBurst"] = "10" });

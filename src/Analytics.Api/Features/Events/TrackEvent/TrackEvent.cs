@@ -284,18 +284,18 @@ public static class TrackEvent
         }
 
         // One token per event, taken in one step: a batch of 500 costs what 500 single events do.
+        // An API key has its budget; a signed-in user sending with their access token has theirs (registration is
+        // open, so an unlimited one would let anyone flood the store).
         private async Task<Error?> RefusedAsync(Caller caller, int events, CancellationToken ct)
         {
-            if (caller.ApiKeyId is not { } keyId)
-            {
-                return null;
-            }
-
-            var rule = new RateRule(options.Value.ApiKeyRatePerSecond, options.Value.ApiKeyBurst);
-            var decision = await limits.HitRateAsync($"ingest:key:{keyId:N}", rule, events, ct);
+            var o = options.Value;
+            var (key, rule, who) = caller.ApiKeyId is { } keyId
+                ? ($"ingest:key:{keyId:N}", new RateRule(o.ApiKeyRatePerSecond, o.ApiKeyBurst), "This API key")
+                : ($"ingest:user:{caller.OwnerId:N}", new RateRule(o.UserRatePerSecond, o.UserBurst), "A signed-in user");
+            var decision = await limits.HitRateAsync(key, rule, events, ct);
             return decision.Allowed
                 ? null
-                : new Error(ErrorKind.TooManyRequests, "rate_limited", "Too many events.", $"This API key may send {options.Value.ApiKeyRatePerSecond:0} events per second (bursts of {options.Value.ApiKeyBurst}); slow down.", decision.RetryAfter)
+                : new Error(ErrorKind.TooManyRequests, "rate_limited", "Too many events.", $"{who} may send {rule.PerSecond:0} events per second (bursts of {rule.Burst}); slow down.", decision.RetryAfter)
                 {
                     RateLimit = decision,
                 };

@@ -76,16 +76,17 @@ public static class UpdateProfile
                 }
                 else
                 {
-                    if (await connection.ExecuteScalarAsync<bool>(new CommandDefinition(EmailTakenSql, new { Email = email, UserId = userId }, transaction, cancellationToken: cancellationToken)))
-                    {
-                        return new Error(ErrorKind.Conflict, "email_taken", "E-mail already registered.", "Another account uses this e-mail address.");
-                    }
-
-                    // Each change mails the new address a fresh code: limit it per account and per address.
+                    // Each change mails the new address a fresh code: limit it per account and per address. Counted
+                    // before the address is looked up, so that the 409 below cannot be used to test addresses freely.
                     var rule = new RateLimitRule(signIn.Value.MaxEmailChangesPerUser, signIn.Value.ResendWindow);
                     if (await throttle.HitAsync([($"email-change:user:{userId}", rule), ($"email-change:to:{email}", rule)], "e-mail changes", cancellationToken) is { } refused)
                     {
                         return refused;
+                    }
+
+                    if (await connection.ExecuteScalarAsync<bool>(new CommandDefinition(EmailTakenSql, new { Email = email, UserId = userId }, transaction, cancellationToken: cancellationToken)))
+                    {
+                        return new Error(ErrorKind.Conflict, "email_taken", "E-mail already registered.", "Another account uses this e-mail address.");
                     }
 
                     newEmail = email;
