@@ -25,9 +25,12 @@ public sealed class SessionGate : IDisposable
     private static readonly TimeSpan Ttl = TimeSpan.FromSeconds(60);
     private static readonly SessionState Ended = new(Guid.Empty, "", false);
 
-    private const string StateColumns = """
+    /// <summary>What a live session is, over <c>sessions s join users u</c> at <c>@Now</c>: for a check made inside a transaction.</summary>
+    public const string LiveSql = "s.revoked_at is null and s.expires_at > @Now and u.status = 'active'";
+
+    private const string StateColumns = $"""
         select s.id as SessionId, s.user_id as UserId, u.role as Role,
-               (s.revoked_at is null and s.expires_at > @Now and u.status = 'active') as Live
+               ({LiveSql}) as Live
         from sessions s join users u on u.id = s.user_id
         """;
 

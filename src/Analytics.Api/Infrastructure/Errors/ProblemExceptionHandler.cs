@@ -81,15 +81,15 @@ internal sealed partial class ProblemExceptionHandler(IProblemDetailsService pro
     // so a client quoting it finds the one line (the console logger writes no scopes by default).
     private static string TraceId(HttpContext http) => System.Diagnostics.Activity.Current?.Id ?? http.TraceIdentifier;
 
-    private static HttpValidationProblemDetails Validation(ValidationException exception)
-    {
-        return new HttpValidationProblemDetails(FieldErrors.From(exception.Errors))
+    private static HttpValidationProblemDetails Validation(ValidationException exception) => FieldProblem(FieldErrors.From(exception.Errors));
+
+    private static HttpValidationProblemDetails FieldProblem(IDictionary<string, string[]> errors, string detail = "See errors for what is wrong with each field.") =>
+        new(errors)
         {
             Status = StatusCodes.Status400BadRequest,
             Title = "One or more validation errors occurred.",
-            Detail = "See errors for what is wrong with each field.",
+            Detail = detail,
         };
-    }
 
     private static ProblemDetails BadRequest(BadHttpRequestException exception)
     {
@@ -97,24 +97,14 @@ internal sealed partial class ProblemExceptionHandler(IProblemDetailsService pro
         {
             // A query or route value that does not convert: a field error like the validators', under the parameter's
             // name (what the OpenAPI document declares for every 400), not the framework's "int? limit".
-            return new HttpValidationProblemDetails(new Dictionary<string, string[]> { [field.Name] = [field.Message] })
-            {
-                Status = StatusCodes.Status400BadRequest,
-                Title = "One or more validation errors occurred.",
-                Detail = "See errors for what is wrong with each field.",
-            };
+            return FieldProblem(new Dictionary<string, string[]> { [field.Name] = [field.Message] });
         }
 
         if (exception.InnerException is JsonException refused && BodyFieldError(refused) is { } bodyField)
         {
             // Well-formed JSON with a value of the wrong type or format: a field error under the property's path, as
             // the validators' errors are (a form can show it beside its field).
-            return new HttpValidationProblemDetails(new Dictionary<string, string[]> { [bodyField.Name] = [bodyField.Message] })
-            {
-                Status = StatusCodes.Status400BadRequest,
-                Title = "One or more validation errors occurred.",
-                Detail = DescribeJsonError(refused),
-            };
+            return FieldProblem(new Dictionary<string, string[]> { [bodyField.Name] = [bodyField.Message] }, DescribeJsonError(refused));
         }
 
         var status = exception.StatusCode;

@@ -10,10 +10,11 @@ internal sealed class UtcDateTimeOffsetConverter : JsonConverter<DateTimeOffset>
     public override DateTimeOffset Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
     {
         // Text without an offset ("2026-03-01T10:00:00", "2026-03-01") is UTC, as in query strings, never the host's
-        // time zone (TryGetDateTimeOffset alone would read it as local time).
+        // time zone (TryGetDateTimeOffset alone would read it as local time). "Z" (Kind Utc) needs no second parse;
+        // another offset is read again with it (TryGetDateTime turned it into the host's local time).
         if (reader.TokenType == JsonTokenType.String && reader.TryGetDateTime(out var time))
         {
-            if (time.Kind == DateTimeKind.Unspecified)
+            if (time.Kind is DateTimeKind.Unspecified or DateTimeKind.Utc)
             {
                 return new DateTimeOffset(time, TimeSpan.Zero);
             }

@@ -51,7 +51,7 @@ public static class ChangePassword
     {
         private const string UserSql = "select email, password_hash from users where id = @UserId";
 
-        private const string SessionLiveSql = "select exists (select 1 from sessions where id = @SessionId and user_id = @UserId and revoked_at is null)";
+        private const string SessionLiveSql = $"select exists (select 1 from sessions s join users u on u.id = s.user_id where s.id = @SessionId and s.user_id = @UserId and {SessionGate.LiveSql})";
 
         // The account's row is locked before anything else (a concurrent password change holds it while it ends this
         // session); then, with what committed meanwhile in view, the hash is replaced only if it is still the one the
@@ -123,7 +123,7 @@ public static class ChangePassword
                 if (changed == 0)
                 {
                     await transaction.RollbackAsync(cancellationToken);
-                    if (!await connection.ExecuteScalarAsync<bool>(new CommandDefinition(SessionLiveSql, new { UserId = user.Id, user.SessionId }, cancellationToken: cancellationToken)))
+                    if (!await connection.ExecuteScalarAsync<bool>(new CommandDefinition(SessionLiveSql, new { UserId = user.Id, user.SessionId, Now = now }, cancellationToken: cancellationToken)))
                     {
                         return SessionEnded;
                     }
