@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Text;
 
@@ -15,7 +16,28 @@ public sealed record ClientContext(IPAddress? Ip, string? UserAgent, UserAgentIn
     /// <summary>A hash of the client's self-description, computed when read (sign-ins record it; events do not).</summary>
     public string Fingerprint => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(Traits)))[..32];
 
+    /// <summary>
+    /// Whom per-address limits count against: an IPv4 address as it is, an IPv6 address by its /64 network (the
+    /// smallest allocation a subscriber gets; a host there picks any address in it at will, so counting single
+    /// addresses would give it unlimited attempts).
+    /// </summary>
+    public string LimitKey => Ip switch
+    {
+        null => "unknown",
+        { IsIPv4MappedToIPv6: true } mapped => mapped.MapToIPv4().ToString(),
+        { AddressFamily: AddressFamily.InterNetworkV6 } v6 => Network64(v6),
+        var v4 => v4.ToString(),
+    };
+
     private string Traits { get; init; } = "";
+
+    private static string Network64(IPAddress address)
+    {
+        Span<byte> bytes = stackalloc byte[16];
+        address.TryWriteBytes(bytes, out _);
+        bytes[8..].Clear();
+        return $"{new IPAddress(bytes)}/64";
+    }
 
     public static ClientContext From(HttpContext http)
     {

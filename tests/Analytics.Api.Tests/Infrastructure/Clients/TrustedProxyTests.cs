@@ -49,6 +49,30 @@ public sealed class TrustedProxyTests(TestDatabase database)
         (await database.ScalarAsync<string?>("select host(ip) from sessions where id = @sessionId", new { sessionId })).ShouldNotBe("203.0.113.7");
     }
 
+    [Fact]
+    public async Task Per_address_limits_count_an_IPv6_client_by_its_64_network()
+    {
+        await using var api = new ApiFactory(database, new Dictionary<string, string?> { ["SignIn:MaxRegistrationsPerIp"] = "2", ["Redis:ConnectionString"] = "" });
+        await using var factory = api.WithWebHostBuilder(b => b.ConfigureServices(s => s.AddSingleton<IStartupFilter>(new RemoteIpFromTestHeader())));
+        var client = factory.CreateClient();
+
+        Task<HttpResponseMessage> RegisterFromAsync(string remoteIp)
+        {
+            client.DefaultRequestHeaders.Remove(TestRemoteIp);
+            client.DefaultRequestHeaders.Add(TestRemoteIp, remoteIp);
+            return client.RegisterAsync(Accounts.NewEmail());
+        }
+
+        (await RegisterFromAsync("2001:db8:1:2::1")).StatusCode.ShouldBe(HttpStatusCode.Created);
+        (await RegisterFromAsync("2001:db8:1:2:ffff:ffff:ffff:fffe")).StatusCode.ShouldBe(HttpStatusCode.Created);
+
+        await (await RegisterFromAsync("2001:db8:1:2:abcd::9")).ShouldBeProblemAsync(HttpStatusCode.TooManyRequests);
+        (await RegisterFromAsync("2001:db8:1:3::1")).StatusCode.ShouldBe(HttpStatusCode.Created);
+        (await RegisterFromAsync("::ffff:198.51.100.9")).StatusCode.ShouldBe(HttpStatusCode.Created);
+        (await RegisterFromAsync("198.51.100.9")).StatusCode.ShouldBe(HttpStatusCode.Created);
+        await (await RegisterFromAsync("198.51.100.9")).ShouldBeProblemAsync(HttpStatusCode.TooManyRequests);
+    }
+
     /// <summary>The in-memory test server has no socket: let the test say which address the connection comes from.</summary>
     private sealed class RemoteIpFromTestHeader : IStartupFilter
     {

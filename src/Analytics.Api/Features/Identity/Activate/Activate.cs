@@ -92,7 +92,7 @@ public static class Activate
         {
             var byToken = !string.IsNullOrEmpty(request.Token);
             var limits = signIn.Value;
-            List<(string, RateLimitRule)> attempts = [($"activate:ip:{request.Client.Ip}", new RateLimitRule(limits.MaxActivationsPerIp, limits.AttemptWindow))];
+            List<(string, RateLimitRule)> attempts = [($"activate:ip:{request.Client.LimitKey}", new RateLimitRule(limits.MaxActivationsPerIp, limits.AttemptWindow))];
             if (!byToken)
             {
                 // Six digits are guessable: cap the guesses per address across every code it is sent.

@@ -41,7 +41,7 @@ public static class ResendActivation
             var limits = new[]
             {
                 ($"resend:email:{email}", new RateLimitRule(options.MaxResendsPerEmail, options.ResendWindow)),
-                ($"resend:ip:{request.Client.Ip}", new RateLimitRule(options.MaxResendsPerEmail * 10, options.ResendWindow)),
+                ($"resend:ip:{request.Client.LimitKey}", new RateLimitRule(options.MaxResendsPerEmail * 10, options.ResendWindow)),
             };
             if (await throttle.HitAsync(limits, "activation e-mails", cancellationToken) is { } refused)
             {

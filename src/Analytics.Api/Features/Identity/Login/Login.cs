@@ -130,7 +130,7 @@ public static class Login
 
             // The IP limit first: a client already over it does not spend the victim address's budget.
             var refused = await throttle.HitAsync(
-                [($"login:ip:{client.Ip}", new RateLimitRule(options.MaxAttemptsPerIp, options.AttemptWindow)), (emailKey, new RateLimitRule(options.MaxAttemptsPerEmail, options.AttemptWindow))],
+                [($"login:ip:{client.LimitKey}", new RateLimitRule(options.MaxAttemptsPerIp, options.AttemptWindow)), (emailKey, new RateLimitRule(options.MaxAttemptsPerEmail, options.AttemptWindow))],
                 "sign-in attempts",
                 cancellationToken);
             if (refused is not null)

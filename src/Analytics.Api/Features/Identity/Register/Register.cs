@@ -70,7 +70,7 @@ public static class Register
         public async Task<Result<UserView>> Handle(Command request, CancellationToken cancellationToken)
         {
             var limit = new RateLimitRule(signIn.Value.MaxRegistrationsPerIp, signIn.Value.ResendWindow);
-            if (await throttle.HitAsync([($"register:ip:{request.Client.Ip}", limit)], "registrations from this address", cancellationToken) is { } refused)
+            if (await throttle.HitAsync([($"register:ip:{request.Client.LimitKey}", limit)], "registrations from this address", cancellationToken) is { } refused)
             {
                 return refused;
             }
