@@ -19,11 +19,19 @@ public sealed class JobsOptions
 
     public TimeSpan MaintenanceInterval { get; set; } = TimeSpan.FromHours(1);
 
+    /// <summary>
+    /// How long account activity (sign-ins, failures, profile changes) is kept. At least <see cref="MinActivityRetention"/>:
+    /// an event may arrive up to a year late, and the rollups then recount its hour's failed sign-ins from this log.
+    /// </summary>
+    public TimeSpan ActivityRetention { get; set; } = TimeSpan.FromDays(400);
+
+    internal static readonly TimeSpan MinActivityRetention = TimeSpan.FromDays(367);
+
     /// <summary>Intervals positive, the daily report's cron a valid Quartz expression (a bad one stops the start with one line).</summary>
     internal static bool IsValid(JobsOptions o) =>
         o.RollupInterval > TimeSpan.Zero && o.AlertInterval > TimeSpan.Zero && o.MaintenanceInterval > TimeSpan.Zero
-        && Quartz.CronExpression.TryParse(o.DailyReportCron, out _);
+        && o.ActivityRetention >= MinActivityRetention && Quartz.CronExpression.TryParse(o.DailyReportCron, out _);
 
     internal const string ValidationMessage =
-        "Jobs: RollupInterval, AlertInterval and MaintenanceInterval must be positive, and DailyReportCron a valid Quartz cron expression (e.g. 0 5 0 * * ?).";
+        "Jobs: RollupInterval, AlertInterval and MaintenanceInterval must be positive, ActivityRetention at least 367.00:00:00 (events arrive up to a year late and their hours' rollups are recounted from the activity log), and DailyReportCron a valid Quartz cron expression (e.g. 0 5 0 * * ?).";
 }
