@@ -172,6 +172,42 @@ public sealed class AdminUsersTests(TestDatabase database) : IAsyncDisposable
     }
 
     [Fact]
+    public async Task Disabling_an_account_while_its_sign_out_holds_a_session_and_logs_it_does_not_deadlock()
+    {
+        var client = _api.CreateClient();
+        var admin = await client.SignUpAdminAsync(database);
+        var user = await client.SignUpAsync(database);
+
+        // The user's sign-out (or refresh) holds its session row, as Logout does, and is about to write its activity entry.
+        await using var signOut = new Npgsql.NpgsqlConnection(database.ConnectionString);
+        await signOut.OpenAsync();
+        await using var transaction = await signOut.BeginTransactionAsync();
+        await using (var lockSession = new Npgsql.NpgsqlCommand("select 1 from sessions where id = @Id for update", signOut, transaction))
+        {
+            lockSession.Parameters.AddWithValue("Id", user.SessionId);
+            await lockSession.ExecuteNonQueryAsync();
+        }
+
+        // The admin's disabling holds the account row and waits for that session.
+        var disable = client.SendAsync(HttpMethod.Patch.Authorized($"/api/v1/admin/users/{user.UserId}", admin.AccessToken, new { status = "disabled" }));
+        await using var watcher = new Npgsql.NpgsqlConnection(database.ConnectionString);
+        await watcher.OpenAsync();
+        await LockWaits.WaitAsync(watcher, disable, "'account_disabled'");
+
+        // The entry's foreign-key check must not wait for the account row (it did: a deadlock, one side aborted).
+        await using (var log = new Npgsql.NpgsqlCommand("insert into activity_log (user_id, kind, occurred_at) values (@Id, 'logout', now())", signOut, transaction))
+        {
+            log.Parameters.AddWithValue("Id", user.UserId);
+            await log.ExecuteNonQueryAsync();
+        }
+
+        await transaction.CommitAsync();
+        (await disable).StatusCode.ShouldBe(HttpStatusCode.OK);
+        (await database.ScalarAsync<string>("select revoked_reason from sessions where id = @SessionId", new { user.SessionId })).ShouldBe("account_disabled");
+        (await database.ScalarAsync<long>("select count(*) from activity_log where user_id = @UserId and kind = 'logout'", new { user.UserId })).ShouldBe(1);
+    }
+
+    [Fact]
     public async Task Promoting_a_user_makes_their_old_token_stale_and_a_new_login_carries_admin()
     {
         var client = _api.CreateClient();

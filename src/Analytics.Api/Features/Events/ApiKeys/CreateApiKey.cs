@@ -1,5 +1,6 @@
 using Analytics.Api.Infrastructure.Auth;
 using Analytics.Api.Infrastructure.Auth.ApiKeys;
+using Analytics.Api.Infrastructure.Database;
 using Analytics.Api.Infrastructure.OpenApi;
 using Analytics.Api.Infrastructure.Results;
 using Dapper;
@@ -33,8 +34,6 @@ public static class CreateApiKey
     {
         // Each key has its own ingestion budget, so the number a user holds is capped; the owner's row is locked so
         // that concurrent creations count each other.
-        private const string LockOwnerSql = "select 1 from users where id = @OwnerId for update";
-
         private const string InsertSql = """
             insert into api_keys (id, user_id, name, public_id, secret_hash, created_at)
             select @Id, @OwnerId, @Name, @PublicId, @SecretHash, @Now
@@ -49,7 +48,7 @@ public static class CreateApiKey
             var max = options.Value.MaxApiKeysPerUser;
             await using var connection = await db.OpenConnectionAsync(cancellationToken);
             await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-            await connection.ExecuteAsync(new CommandDefinition(LockOwnerSql, new { request.OwnerId }, transaction, cancellationToken: cancellationToken));
+            await AccountLock.LockAsync(connection, transaction, request.OwnerId, cancellationToken);
             var inserted = await connection.ExecuteAsync(new CommandDefinition(InsertSql, new { Id = id, request.OwnerId, Name = request.Name.Trim(), PublicId = publicId, SecretHash = secretHash, Now = now, Max = max }, transaction, cancellationToken: cancellationToken)) == 1;
             await transaction.CommitAsync(cancellationToken);
             return inserted

@@ -1,4 +1,5 @@
 using Analytics.Api.Infrastructure.Clients;
+using Analytics.Api.Infrastructure.Database;
 using Analytics.Api.Infrastructure.OpenApi;
 using Analytics.Api.Infrastructure.RateLimiting;
 using Analytics.Api.Infrastructure.Results;
@@ -32,7 +33,7 @@ public static class ResendActivation
     internal sealed class Handler(NpgsqlDataSource db, Throttle throttle, IOptions<SignInOptions> signIn, IOptions<ActivationOptions> activation, TimeProvider clock)
         : IRequestHandler<Command, Result<Accepted>>
     {
-        private const string PendingUserSql = "select id from users where email = @Email::citext and status = 'pending' for update";
+        private const string PendingUserSql = $"select id from users where email = @Email::citext and status = 'pending' {AccountLock.Clause}";
 
         public async Task<Result<Accepted>> Handle(Command request, CancellationToken cancellationToken)
         {

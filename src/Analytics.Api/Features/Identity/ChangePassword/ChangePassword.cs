@@ -1,6 +1,7 @@
 using Analytics.Api.Infrastructure.Activity;
 using Analytics.Api.Infrastructure.Auth;
 using Analytics.Api.Infrastructure.Clients;
+using Analytics.Api.Infrastructure.Database;
 using Analytics.Api.Infrastructure.OpenApi;
 using Analytics.Api.Infrastructure.RateLimiting;
 using Analytics.Api.Infrastructure.Results;
@@ -56,8 +57,6 @@ public static class ChangePassword
         // The account's row is locked before anything else (a concurrent password change holds it while it ends this
         // session); then, with what committed meanwhile in view, the hash is replaced only if it is still the one the
         // current password was checked against and the caller's session is still live.
-        private const string LockUserSql = "select 1 from users where id = @UserId for update";
-
         private const string UpdateSql = $"""
             update users set password_hash = @Hash, updated_at = @Now
             where id = @UserId and password_hash = @CheckedHash and ({SessionLiveSql})
@@ -118,7 +117,7 @@ public static class ChangePassword
                 var now = clock.GetUtcNow();
                 await using var connection = await db.OpenConnectionAsync(cancellationToken);
                 await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-                await connection.ExecuteAsync(new CommandDefinition(LockUserSql, new { UserId = user.Id }, transaction, cancellationToken: cancellationToken));
+                await AccountLock.LockAsync(connection, transaction, user.Id, cancellationToken);
                 var changed = await connection.ExecuteAsync(new CommandDefinition(UpdateSql, new { UserId = user.Id, user.SessionId, Hash = newHash, CheckedHash = hash, Now = now }, transaction, cancellationToken: cancellationToken));
                 if (changed == 0)
                 {

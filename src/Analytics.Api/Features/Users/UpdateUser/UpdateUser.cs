@@ -1,6 +1,7 @@
 using Analytics.Api.Infrastructure.Activity;
 using Analytics.Api.Infrastructure.Auth;
 using Analytics.Api.Infrastructure.Clients;
+using Analytics.Api.Infrastructure.Database;
 using Analytics.Api.Infrastructure.OpenApi;
 using Analytics.Api.Infrastructure.RateLimiting;
 using Analytics.Api.Infrastructure.Results;
@@ -42,9 +43,9 @@ public static class UpdateUser
     internal sealed class Handler(NpgsqlDataSource db, CommittedChanges committed, Throttle throttle, TimeProvider clock) : IRequestHandler<Command, Result<AdminUserView>>
     {
         // Locks every active admin row, so two admins demoting each other at once cannot both succeed.
-        private const string ActiveAdminsSql = "select id from users where role = 'admin' and status = 'active' order by id for update";
+        private const string ActiveAdminsSql = $"select id from users where role = 'admin' and status = 'active' order by id {AccountLock.Clause}";
 
-        private const string CurrentSql = "select role as Role, status as Status, email as Email, coalesce(locked_until > now(), false) as Locked from users where id = @Id for update";
+        private const string CurrentSql = $"select role as Role, status as Status, email as Email, coalesce(locked_until > now(), false) as Locked from users where id = @Id {AccountLock.Clause}";
 
         private const string UpdateSql = """
             update users set role = coalesce(@Role, role), status = coalesce(@Status, status),

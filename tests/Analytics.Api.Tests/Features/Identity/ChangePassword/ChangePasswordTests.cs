@@ -74,7 +74,7 @@ public sealed class ChangePasswordTests(TestDatabase database) : IAsyncDisposabl
         await using (var watcher = new NpgsqlConnection(database.ConnectionString))
         {
             await watcher.OpenAsync();
-            await LockWaits.WaitAsync(watcher, change, "from users where id = $1 for update");
+            await LockWaits.WaitAsync(watcher, change, "from users where id = $1 for no key update");
         }
 
         await holder.ExecuteAsync(statement, new { user.UserId, user.SessionId, Value = value }, transaction);
