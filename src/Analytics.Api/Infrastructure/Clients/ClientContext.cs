@@ -31,6 +31,14 @@ public sealed record ClientContext(IPAddress? Ip, string? UserAgent, UserAgentIn
 
     private string Traits { get; init; } = "";
 
+    // Never between the two halves of a character beyond the BMP (an emoji): PostgreSQL cannot store half of one, and the
+    // write that carried it would fail, together with every request committed with it.
+    private static string Cut(string value)
+    {
+        var length = Math.Min(value.Length, MaxUserAgentLength);
+        return value[..(length < value.Length && char.IsHighSurrogate(value[length - 1]) ? length - 1 : length)];
+    }
+
     private static string Network64(IPAddress address)
     {
         Span<byte> bytes = stackalloc byte[16];
@@ -43,7 +51,7 @@ public sealed record ClientContext(IPAddress? Ip, string? UserAgent, UserAgentIn
     {
         ArgumentNullException.ThrowIfNull(http);
         var headers = http.Request.Headers;
-        var userAgent = headers.UserAgent.ToString() is { Length: > 0 } ua ? ua[..Math.Min(ua.Length, MaxUserAgentLength)] : null;
+        var userAgent = headers.UserAgent.ToString() is { Length: > 0 } ua ? Cut(ua) : null;
         var traits = string.Join('\n', userAgent, headers.AcceptLanguage.ToString(), headers["Sec-CH-UA-Platform"].ToString(), headers["Sec-CH-UA"].ToString());
         return new ClientContext(http.Connection.RemoteIpAddress, userAgent, UserAgentInfo.Parse(userAgent)) { Traits = traits };
     }

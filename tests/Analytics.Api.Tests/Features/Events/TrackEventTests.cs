@@ -222,18 +222,42 @@ public sealed class TrackEventTests(TestDatabase database) : IAsyncDisposable
         var surrogate = await client.SendAsync(Raw("""{"type":"page_view","properties":{"k":"\ud800"}}"""));
         (await surrogate.ShouldBeProblemAsync(HttpStatusCode.BadRequest)).GetProperty("errors").GetProperty("properties")[0].GetString()!.ShouldContain("Unicode");
 
-        // A double reads this as 0, PostgreSQL's numeric refuses it: only the database can tell, inside a group commit
-        // that the other senders' events share.
+        // A double reads these as 0 and PostgreSQL's numeric refuses them (more than 16,383 digits after the point):
+        // refused before the group commit that the other senders' events share.
         var tiny = "0." + new string('0', 20_000) + "1";
         var ids = Enumerable.Range(0, 24).Select(_ => Guid.NewGuid()).ToArray();
         var responses = await Task.WhenAll(ids.Select((id, i) => client.SendAsync(Raw(
             i == 12 ? $$$"""{"id":"{{{id}}}","type":"custom","name":"tiny","properties":{"n":{{{tiny}}}}}""" : $$"""{"id":"{{id}}","type":"page_view"}"""))));
 
         var refused = await responses[12].ShouldBeProblemAsync(HttpStatusCode.BadRequest);
-        refused.GetProperty("title").GetString().ShouldBe("A value could not be stored.");
-        refused.GetProperty("detail").GetString()!.ShouldContain("numeric");
+        refused.GetProperty("errors").GetProperty("properties")[0].GetString()!.ShouldContain("double");
         responses.Where((_, i) => i != 12).ShouldAllBe(r => r.StatusCode == HttpStatusCode.Accepted);
         (await database.ScalarAsync<long>("select count(*) from events where id = any(@ids)", new { ids })).ShouldBe(23);
+
+        // In a batch, only the item that sent one is rejected; a true zero in any spelling is kept.
+        var batch = HttpMethod.Post.Authorized("/api/v1/events/batch", user.AccessToken);
+        batch.Content = new StringContent("""
+            {"events":[{"type":"custom","name":"b","properties":{"n":1e-16384}},{"type":"custom","name":"b","properties":{"n":0.0e-5,"m":-0,"k":1.5e-300}},{"type":"custom","name":"b","properties":{"n":1e-400}}]}
+            """, System.Text.Encoding.UTF8, "application/json");
+        var items = (await (await client.SendAsync(batch)).JsonAsync()).GetProperty("items");
+        items.EnumerateArray().Select(i => i.GetProperty("status").GetString()).ShouldBe(["rejected", "accepted", "rejected"]);
+        var kept = items[1].GetProperty("id").GetGuid();
+        (await database.ScalarAsync<long>("select count(*) from events where id = @kept and (properties->>'k')::float8 = 1.5e-300", new { kept })).ShouldBe(1);
+    }
+
+    [Fact]
+    public async Task A_long_user_agent_is_cut_between_characters_never_inside_one()
+    {
+        var (client, user, _) = await AppAsync();
+        var userAgent = new string('a', 511) + "\U0001F600";
+        var request = HttpMethod.Post.Authorized("/api/v1/events", user.AccessToken, new { type = "page_view" });
+        request.Headers.TryAddWithoutValidation("User-Agent", userAgent).ShouldBeTrue();
+
+        var response = await client.SendAsync(request);
+
+        response.StatusCode.ShouldBe(HttpStatusCode.Accepted);
+        var id = (await response.JsonAsync()).GetProperty("id").GetGuid();
+        (await database.ScalarAsync<string>("select user_agent from events where id = @id", new { id })).ShouldBe(new string('a', 511));
     }
 
     [Fact]

@@ -186,13 +186,31 @@ public static class TrackEvent
                         Fail(nameof(e.Properties), NulRefused($"Property '{key}'"));
                     }
                 }
-                else if (value.ValueKind == JsonValueKind.Number && !(value.TryGetDouble(out var number) && double.IsFinite(number)))
+                else if (value.ValueKind == JsonValueKind.Number && !IsDoubleNumber(value))
                 {
-                    Fail(nameof(e.Properties), $"Property '{key}' must be a number within a double's range (about ±1.7e308).");
+                    Fail(nameof(e.Properties), $"Property '{key}' must be a number within a double's range (about ±1.7e308; a nonzero one at least about 5e-324 in size) written in at most {MaxNumberLength} characters.");
                 }
             }
 
             return failures;
+        }
+
+        private const int MaxNumberLength = 400;
+
+        // What a double holds, PostgreSQL's jsonb (numeric: up to 16,383 digits after the point) stores. Refused here, so
+        // that in a batch only the event that sent it is rejected (the database's refusal fails the whole request): a
+        // number beyond a double, a nonzero one that a double reads as 0 ("1e-16384", "0.000…1"), and one whose digits go
+        // on past what a double keeps.
+        private static bool IsDoubleNumber(JsonElement value)
+        {
+            var raw = value.GetRawText();
+            if (raw.Length > MaxNumberLength || !value.TryGetDouble(out var number) || !double.IsFinite(number))
+            {
+                return false;
+            }
+
+            var mantissa = raw.AsSpan(0, raw.AsSpan().IndexOfAny('e', 'E') is var at and >= 0 ? at : raw.Length);
+            return number != 0 || !mantissa.ContainsAnyInRange('1', '9');
         }
 
         // JsonElement checks a string's escapes only when it is read: an unpaired surrogate ("\ud800") throws there.
