@@ -187,6 +187,22 @@ public sealed class AlertsTests(TestDatabase database) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task An_address_counts_as_the_sign_in_limit_counts_it_IPv6_by_its_64_network()
+    {
+        for (var i = 1; i <= 4; i++)
+        {
+            await FailAsync(Accounts.NewEmail("v6"), 1, fromIp: $"2001:db8:7:7::{i:x}");
+        }
+
+        await FailAsync(Accounts.NewEmail("v4"), 2, fromIp: "::ffff:192.0.2.5");
+        await FailAsync(Accounts.NewEmail("v4"), 2, fromIp: "192.0.2.5");
+
+        var opened = (await CheckAsync()).Opened;
+
+        opened.Select(a => (a.Scope, a.Subject)).ShouldBe([("global", ""), ("ip", "2001:db8:7:7::/64"), ("ip", "192.0.2.5")], ignoreOrder: true);
+    }
+
+    [Fact]
     public async Task Throttled_attempts_count_for_the_account_they_name()
     {
         var settings = Settings();

@@ -26,17 +26,21 @@ public static class CheckAlerts
         private const string LockSql = "select pg_advisory_xact_lock(hashtext('check_alerts'))";
 
         // Refused sign-ins count with wrong ones: under attack most attempts are throttled, not checked.
-        // Throttled attempts name only the e-mail, so an existing account is resolved to its id.
+        // Throttled attempts name only the e-mail, so an existing account is resolved to its id. An address counts as
+        // the sign-in limit counts it (ClientContext.LimitKey): IPv6 by its /64 network, IPv4-mapped as IPv4.
         private const string WindowCountsSql = """
             with failures as (
-                select a.ip, coalesce(a.user_id::text, u.id::text, a.details->>'email') as account
+                select case when family(a.ip) = 4 then host(a.ip)
+                            when a.ip <<= '::ffff:0.0.0.0/96' then substr(host(a.ip), 8)
+                            else text(network(set_masklen(a.ip, 64))) end as ip,
+                       coalesce(a.user_id::text, u.id::text, a.details->>'email') as account
                 from activity_log a
                 left join users u on a.user_id is null and u.email = (a.details->>'email')::citext
                 where a.kind in ('login_failed', 'login_throttled') and a.occurred_at > @WindowStart and a.occurred_at <= @Now
             )
             select 'global' as Scope, '' as Subject, count(*) as Count from failures
             union all
-            select 'ip', host(ip), count(*) from failures where ip is not null group by ip having count(*) >= @IpKeep or host(ip) = any(@OpenIps)
+            select 'ip', ip, count(*) from failures where ip is not null group by ip having count(*) >= @IpKeep or ip = any(@OpenIps)
             union all
             select 'account', account, count(*) from failures where account is not null group by account having count(*) >= @AccountKeep or account = any(@OpenAccounts)
             """;
