@@ -1,4 +1,5 @@
 using System.Net.Mail;
+using Analytics.Api.Infrastructure.Pipeline;
 using FluentValidation;
 
 namespace Analytics.Api.Features.Identity;
@@ -87,7 +88,8 @@ internal sealed class ProfileValidator : AbstractValidator<IHasProfile>
     public ProfileValidator()
     {
         RuleFor(p => p.DisplayName).MaximumLength(IdentityRules.MaxDisplayNameLength)
-            .WithMessage($"Display name must have at most {IdentityRules.MaxDisplayNameLength} characters.");
+            .WithMessage($"Display name must have at most {IdentityRules.MaxDisplayNameLength} characters.")
+            .NoControlCharacters("Display name");
         RuleFor(p => p.Age).InclusiveBetween(IdentityRules.MinAge, IdentityRules.MaxAge)
             .WithMessage($"Age must be between {IdentityRules.MinAge} and {IdentityRules.MaxAge}.");
         RuleFor(p => p.Gender).IsInEnum().WithMessage("Gender must be one of male, female or other.");

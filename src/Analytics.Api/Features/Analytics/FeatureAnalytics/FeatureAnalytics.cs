@@ -1,6 +1,7 @@
 using Analytics.Api.Infrastructure.Auth;
 using Analytics.Api.Infrastructure.Caching;
 using Analytics.Api.Infrastructure.Database;
+using Analytics.Api.Infrastructure.Pipeline;
 using Dapper;
 using FluentValidation;
 using MediatR;
@@ -72,7 +73,7 @@ public static partial class FeatureAnalytics
             RuleFor(q => q.Gender).Must(g => g is null || Genders.Contains(g))
                 .WithMessage($"Gender must be one of: {string.Join(", ", Genders)}.");
             RuleFor(q => q.Feature).Must(f => f is null || f.Trim().Length > 0).WithMessage("Feature must not be blank.")
-                .Must(f => f is null || !f.Any(char.IsControl)).WithMessage("Feature must not contain control characters.")
+                .NoControlCharacters("Feature")
                 .MaximumLength(Events.TrackEvent.TrackEvent.MaxNameLength).WithMessage($"Feature must have at most {Events.TrackEvent.TrackEvent.MaxNameLength} characters.");
             this.PeriodRules(q => q.Period(clock.GetUtcNow()), "startDate", "endDate", $"The period from startDate to endDate must be at most {ReportingPeriod.MaxDays} days.");
         }

@@ -35,6 +35,8 @@ public static class UpdateProfile
         {
             Include(new ProfileValidator());
             When(c => c.Email is not null, () => RuleFor(c => c.Email).ValidEmail());
+            RuleFor(c => c).Must(c => c.DisplayName is not null || c.Age is not null || c.Gender is not null || c.Email is not null)
+                .WithName("body").WithMessage("Send at least one of displayName, age, gender or email.");
         }
     }
 
@@ -43,7 +45,7 @@ public static class UpdateProfile
     {
         private const string UpdateSql = $"""
             update users u set
-                display_name = case when @DisplayName is null then display_name else nullif(trim(@DisplayName), '') end,
+                display_name = case when @DisplayName is null then display_name else nullif(@DisplayName, '') end,
                 age = coalesce(@Age, age),
                 gender = coalesce(@Gender, gender),
                 pending_email = case when @Withdraw then null else coalesce(@PendingEmail, pending_email) end,
@@ -95,7 +97,7 @@ public static class UpdateProfile
 
             var row = await connection.QuerySingleAsync<Row>(new CommandDefinition(
                 UpdateSql,
-                new { UserId = userId, request.DisplayName, Age = (short?)request.Age, Gender = UserView.GenderText(request.Gender), PendingEmail = newEmail, Withdraw = withdraw, Now = now },
+                new { UserId = userId, DisplayName = request.DisplayName?.Trim(), Age = (short?)request.Age, Gender = UserView.GenderText(request.Gender), PendingEmail = newEmail, Withdraw = withdraw, Now = now },
                 transaction,
                 cancellationToken: cancellationToken));
             if (newEmail is not null)

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using Analytics.Api.Features.Identity;
 using Analytics.Api.Infrastructure.OpenApi;
+using Analytics.Api.Infrastructure.Pipeline;
 using Analytics.Api.Infrastructure.Results;
 using Dapper;
 using FluentValidation;
@@ -25,7 +26,7 @@ public static class ListUsers
             RuleFor(q => q.Role).Must(r => r is null or "user" or "admin").WithMessage("Role must be 'user' or 'admin'.");
             RuleFor(q => q.Status).Must(s => s is null or "pending" or "active" or "disabled").WithMessage("Status must be 'pending', 'active' or 'disabled'.");
             RuleFor(q => q.Email).MaximumLength(IdentityRules.MaxEmailLength).WithMessage($"Email search must have at most {IdentityRules.MaxEmailLength} characters.")
-                .Must(e => e is null || !e.Any(char.IsControl)).WithMessage("Email search must not contain control characters.");
+                .NoControlCharacters("Email search");
             RuleFor(q => q.Limit).InclusiveBetween(1, 200).WithMessage("Limit must be between 1 and 200.");
             RuleFor(q => q.Cursor).Must(c => c is null || Cursor.TryParse(c, out _)).WithMessage("Cursor is not one this API returned.");
             RuleFor(q => q).Must(q => q.RegisteredFrom is null || q.RegisteredTo is null || q.RegisteredFrom <= q.RegisteredTo)

@@ -27,6 +27,24 @@ public sealed class UpdateProfileTests(TestDatabase database) : IAsyncDisposable
     }
 
     [Fact]
+    public async Task A_name_of_whitespace_clears_it_control_characters_and_an_empty_patch_are_400()
+    {
+        var client = _api.CreateClient();
+        var user = await client.SignUpAsync(database, profile: new { displayName = "Before" });
+
+        var cleared = await client.SendAsync(HttpMethod.Patch.Authorized("/api/v1/users/me", user.AccessToken, new { displayName = "\u00a0 \u2003" }));
+        var forged = await client.SendAsync(HttpMethod.Patch.Authorized("/api/v1/users/me", user.AccessToken, new { displayName = "Bob\nAdmin" }));
+        var empty = await client.SendAsync(HttpMethod.Patch.Authorized("/api/v1/users/me", user.AccessToken, new { }));
+
+        cleared.StatusCode.ShouldBe(HttpStatusCode.OK);
+        (await cleared.JsonAsync()).GetProperty("user").GetProperty("displayName").ValueKind.ShouldBe(System.Text.Json.JsonValueKind.Null);
+        (await forged.ShouldBeProblemAsync(HttpStatusCode.BadRequest)).GetProperty("errors").GetProperty("displayName")[0].GetString()!.ShouldContain("control characters");
+        (await empty.ShouldBeProblemAsync(HttpStatusCode.BadRequest)).GetProperty("errors").GetProperty("body")[0].GetString()!.ShouldContain("at least one");
+        (await database.ScalarAsync<string?>("select display_name from users where id = @UserId", new { user.UserId })).ShouldBeNull();
+        (await database.ScalarAsync<long>("select count(*) from activity_log where user_id = @UserId and kind = 'profile_updated'", new { user.UserId })).ShouldBe(1);
+    }
+
+    [Fact]
     public async Task Changing_the_email_waits_for_confirmation_from_the_new_address()
     {
         var client = _api.CreateClient();
