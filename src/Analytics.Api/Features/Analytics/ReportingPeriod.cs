@@ -48,11 +48,19 @@ public readonly record struct ReportingPeriod(DateTimeOffset From, DateTimeOffse
     /// <summary>The end of the UTC day in progress.</summary>
     public static DateTimeOffset EndOfDay(DateTimeOffset now) => new(now.UtcDateTime.Date.AddDays(1), TimeSpan.Zero);
 
-    /// <summary>Every UTC day from the one holding <see cref="From"/> to the one holding the last instant before <see cref="To"/>.</summary>
+    /// <summary>
+    /// Every UTC day from the one holding <see cref="From"/> to the one holding the last instant before <see cref="To"/>;
+    /// none for an empty period (<c>From == To</c>), which holds no instant.
+    /// </summary>
     public IReadOnlyList<DateOnly> Days()
     {
+        if (To <= From)
+        {
+            return [];
+        }
+
         var first = DateOnly.FromDateTime(From.UtcDateTime);
-        var last = To > From ? DateOnly.FromDateTime(To.UtcDateTime.AddTicks(-1)) : first;
+        var last = DateOnly.FromDateTime(To.UtcDateTime.AddTicks(-1));
         return [.. Enumerable.Range(0, last.DayNumber - first.DayNumber + 1).Select(first.AddDays)];
     }
 

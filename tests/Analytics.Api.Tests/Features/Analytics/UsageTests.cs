@@ -53,6 +53,18 @@ public sealed class UsageTests(TestDatabase database) : IAsyncDisposable
     }
 
     [Fact]
+    public async Task An_empty_period_has_no_days()
+    {
+        var client = _api.CreateClient();
+        var owner = await client.SignUpAsync(database);
+
+        var body = await client.GetOkAsync("/api/v1/usage/daily?from=2026-03-01T00:00:00Z&to=2026-03-01T00:00:00Z", owner.AccessToken);
+
+        body.GetProperty("days").GetArrayLength().ShouldBe(0);
+        body.GetProperty("total").GetInt64().ShouldBe(0);
+    }
+
+    [Fact]
     public async Task Daily_usage_defaults_to_the_last_7_days_including_today()
     {
         var client = _api.CreateClient();
