@@ -25,6 +25,9 @@ public enum ActivityKind
     RoleChanged,
     StatusChanged,
     AccountUnlocked,
+
+    /// <summary>In an admin's own log: they changed another account (its own log has the change, without their address).</summary>
+    UserUpdated,
 }
 
 /// <summary>One activity entry; <paramref name="Details"/> is stored as JSON and must never hold secrets.</summary>

@@ -116,6 +116,28 @@ public sealed class AdminUsersTests(TestDatabase database) : IAsyncDisposable
     }
 
     [Fact]
+    public async Task The_users_log_names_the_admin_but_not_their_address_which_the_admins_own_log_keeps()
+    {
+        var client = _api.CreateClient();
+        var admin = await client.SignUpAdminAsync(database);
+        var user = await client.SignUpAsync(database);
+        var request = HttpMethod.Patch.Authorized($"/api/v1/admin/users/{user.UserId}", admin.AccessToken, new { role = "admin", status = "disabled" });
+        request.Headers.UserAgent.ParseAdd("AdminConsole/1.0");
+
+        (await client.SendAsync(request)).StatusCode.ShouldBe(HttpStatusCode.OK);
+
+        var seen = await database.QueryAsync<(string Kind, string? Ip, string? UserAgent, string By)>(
+            "select kind, host(ip), user_agent, details->>'by' from activity_log where user_id = @UserId and kind in ('role_changed', 'status_changed') order by id", new { user.UserId });
+        seen.ShouldBe([("role_changed", null, null, admin.UserId.ToString()), ("status_changed", null, null, admin.UserId.ToString())]);
+        var own = await (await client.SendAsync(HttpMethod.Get.Authorized("/api/v1/users/me/activity", admin.AccessToken))).JsonAsync();
+        var entry = own.GetProperty("items")[0];
+        entry.GetProperty("kind").GetString().ShouldBe("user_updated");
+        entry.GetProperty("userAgent").GetString().ShouldBe("AdminConsole/1.0");
+        entry.GetProperty("details").GetProperty("user").GetGuid().ShouldBe(user.UserId);
+        entry.GetProperty("details").GetProperty("changes").EnumerateArray().Select(c => c.GetString()).ShouldBe(["role_changed", "status_changed"]);
+    }
+
+    [Fact]
     public async Task Disabling_a_user_ends_their_sessions_for_good_and_enabling_them_again_brings_none_back()
     {
         var client = _api.CreateClient();

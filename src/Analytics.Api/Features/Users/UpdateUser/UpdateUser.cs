@@ -95,10 +95,13 @@ public static class UpdateUser
             }
 
             await connection.ExecuteAsync(new CommandDefinition(UpdateSql, new { request.Id, request.Role, request.Status, Unlock = request.Unlock == true, Now = now }, transaction, cancellationToken: cancellationToken));
-            var by = new { by = request.Admin.Id };
+            // The account's log says what was done to it and by which admin, not from where: the admin's address and browser
+            // are the admin's, recorded in the admin's own log with what they did.
+            List<ActivityEntry> entries = [];
+            var by = request.Admin.Id;
             if (request.Role is { } role && role != before.Role)
             {
-                await ActivityLog.WriteAsync(connection, transaction, ActivityEntry.For(request.Id, ActivityKind.RoleChanged, request.Client, new { by.by, from = before.Role, to = role }), now, cancellationToken);
+                entries.Add(new(request.Id, ActivityKind.RoleChanged, null, null, new { by, from = before.Role, to = role }));
             }
 
             List<Guid> revoked = [];
@@ -109,17 +112,28 @@ public static class UpdateUser
                     revoked = [.. await connection.QueryAsync<Guid>(new CommandDefinition(RevokeSessionsSql, new { request.Id, Now = now }, transaction, cancellationToken: cancellationToken))];
                 }
 
-                await ActivityLog.WriteAsync(connection, transaction, ActivityEntry.For(request.Id, ActivityKind.StatusChanged, request.Client, new { by.by, from = before.Status, to = status, sessionsRevoked = revoked.Count }), now, cancellationToken);
+                entries.Add(new(request.Id, ActivityKind.StatusChanged, null, null, new { by, from = before.Status, to = status, sessionsRevoked = revoked.Count }));
             }
 
             if (request.Unlock == true && before.Locked)
             {
-                await ActivityLog.WriteAsync(connection, transaction, ActivityEntry.For(request.Id, ActivityKind.AccountUnlocked, request.Client, by), now, cancellationToken);
+                entries.Add(new(request.Id, ActivityKind.AccountUnlocked, null, null, new { by }));
+            }
+
+            if (entries.Count > 0)
+            {
+                entries.Add(ActivityEntry.For(by, ActivityKind.UserUpdated, request.Client, new { user = request.Id, changes = entries.Select(e => ActivityLog.KindName(e.Kind)).ToArray() }));
+            }
+
+            foreach (var entry in entries)
+            {
+                await ActivityLog.WriteAsync(connection, transaction, entry, now, cancellationToken);
             }
 
             var view = await connection.QuerySingleAsync<AdminUserView.Row>(new CommandDefinition(ViewSql, new { request.Id }, transaction, cancellationToken: cancellationToken));
             await transaction.CommitAsync(cancellationToken);
             await committed.UserAsync(request.Id, revoked);
+            await committed.ActivityAsync(by);
             if (request.Unlock == true)
             {
                 // The per-address sign-in limit too: attempts spread over the lockout's build-up usually fill it, and
