@@ -17,7 +17,7 @@ public sealed class AdminBootstrapOptions
 /// <summary>
 /// The first admin, from <c>Admin__Email</c> / <c>Admin__Password</c>, created at start-up when no active admin
 /// exists. An existing account with that e-mail is promoted, activated and given the configured password, and its
-/// sessions and API keys are revoked, so whoever registered the address first does not become admin. Does nothing once an active admin exists.
+/// sessions, API keys and pending e-mail change are revoked, so whoever registered the address first does not become admin. Does nothing once an active admin exists.
 /// </summary>
 internal sealed partial class AdminBootstrap(NpgsqlDataSource db, IPasswordHasher hasher, PasswordPolicy policy, IOptions<AdminBootstrapOptions> options, TimeProvider clock, ILogger<AdminBootstrap> logger)
     : IHostedService
@@ -25,12 +25,17 @@ internal sealed partial class AdminBootstrap(NpgsqlDataSource db, IPasswordHashe
     private const string AnyAdminSql = "select exists (select 1 from users where role = 'admin' and status = 'active')";
 
     // With the account taken over, its sessions and API keys end: whoever held them (the address's first registrant)
-    // must not refresh their way into the admin role or send events as it. One batch, one implicit transaction.
+    // must not refresh their way into the admin role or send events as it; nor may they confirm an e-mail change they
+    // asked for, moving the admin account to their address (its mails' links and codes are spent). One batch, one
+    // implicit transaction.
     private const string UpsertSql = """
         insert into users (id, email, password_hash, display_name, role, status, created_at, updated_at, activated_at)
         values (@Id, @Email, @Hash, 'Administrator', 'admin', 'active', @Now, @Now, @Now)
         on conflict (email) do update set role = 'admin', status = 'active', password_hash = excluded.password_hash,
-            failed_logins = 0, locked_until = null, activated_at = coalesce(users.activated_at, @Now), updated_at = @Now;
+            failed_logins = 0, locked_until = null, activated_at = coalesce(users.activated_at, @Now), updated_at = @Now,
+            pending_email = null;
+        update activation_tokens set used_at = @Now
+        where user_id = (select id from users where email = @Email::citext) and used_at is null and created_at < @Now;
         update sessions set revoked_at = @Now, revoked_reason = 'admin_bootstrap'
         where user_id = (select id from users where email = @Email::citext) and revoked_at is null and created_at < @Now;
         update api_keys set revoked_at = @Now

@@ -300,6 +300,12 @@ public sealed class AdminUsersTests(TestDatabase database) : IAsyncDisposable
             (await insert.ExecuteNonQueryAsync()).ShouldBe(1);
         }
 
+        // ... and has asked to move the account to an address of theirs (its confirmation mail is on its way).
+        await using (var move = dataSource.CreateCommand("update users set pending_email = 'squatter@example.net' where email = 'root@example.com'"))
+        {
+            (await move.ExecuteNonQueryAsync()).ShouldBe(1);
+        }
+
         await using (var key = dataSource.CreateCommand("""
             insert into api_keys (id, user_id, name, public_id, secret_hash, created_at)
             select gen_random_uuid(), id, 'squatter', 'SQUATTERKEY1', '\x00', now() - interval '1 hour' from users where email = 'root@example.com'
@@ -334,6 +340,11 @@ public sealed class AdminUsersTests(TestDatabase database) : IAsyncDisposable
         ((string)(await revoked.ExecuteScalarAsync())!).ShouldBe("admin_bootstrap");
         await using var liveKeys = dataSource.CreateCommand("select count(*) from api_keys where public_id = 'SQUATTERKEY1' and revoked_at is null");
         ((long)(await liveKeys.ExecuteScalarAsync())!).ShouldBe(0);
+        await using var pending = dataSource.CreateCommand("""
+            select count(*) filter (where u.pending_email is not null) + count(*) filter (where t.used_at is null)
+            from users u left join activation_tokens t on t.user_id = u.id where u.email = 'root@example.com'
+            """);
+        ((long)(await pending.ExecuteScalarAsync())!).ShouldBe(0);
     }
 
     [Fact]
