@@ -124,15 +124,22 @@ public sealed partial class LiveEvents(
 
     private async Task OnIntervalAsync()
     {
-        // One interval's work at a time: checks that outlast an interval (the database unreachable) must not pile up.
-        if (Volatile.Read(ref _audiences).IsEmpty || Interlocked.Exchange(ref _intervalRunning, 1) == 1)
+        if (Volatile.Read(ref _audiences).IsEmpty)
+        {
+            return;
+        }
+
+        // Every interval, whatever the checks below are doing: other nodes stop publishing to this one when it lapses.
+        await AnnounceAsync();
+
+        // One run of checks at a time: checks that outlast an interval (many subscribers, the database slow) must not pile up.
+        if (Interlocked.Exchange(ref _intervalRunning, 1) == 1)
         {
             return;
         }
 
         try
         {
-            await AnnounceAsync();
             await EndThoseWithoutAccessAsync();
         }
         finally

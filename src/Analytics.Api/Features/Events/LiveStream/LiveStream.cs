@@ -66,7 +66,7 @@ public static class LiveStream
                 newly opened failed-login alert as `event: alert` (whatever the filter). A subscriber that
                 reads too slowly skips the oldest of more than 1,000 buffered events. Browsers' EventSource cannot send
                 headers: this endpoint also takes `access_token=<JWT>` or `api_key=<key>` in the query string. The stream
-                ends within 5 s of the caller losing access (access token expired, signed out, session revoked, role
+                ends within 10 s of the caller losing access (access token expired, signed out, session revoked, role
                 changed, account disabled, API key revoked); reconnect with a fresh token.
                 """)
             .WithMetadata(new CredentialsInQueryAttribute())
