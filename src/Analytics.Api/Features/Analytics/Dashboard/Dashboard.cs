@@ -178,6 +178,8 @@ public static class Dashboard
             var window = new Window(period.From, period.To);
             var today = DateOnly.FromDateTime(now.UtcDateTime);
             var sevenDays = new Window(now.AddDays(-7), now);
+            // Active users are counted by whole UTC days (rollup_active_window): today and the six before it.
+            var activeDays = new Window(StartOf(today.AddDays(-6)), now);
             var day = new Window(now.AddDays(-1), now);
 
             // Whole UTC hours, so that the rollups answer exactly: every hour the half-open window touches (not the hour
@@ -218,7 +220,7 @@ public static class Dashboard
                 .Select(d => rows.TryGetValue(d, out var r) ? new Day(d, r.Logins, r.FailedLogins, r.Registrations, r.Events) : new Day(d, 0, 0, 0, 0))
                 .ToList();
 
-            var totals = new Totals(new Metric(total, new Window(DateTimeOffset.UnixEpoch, now)), new Metric(active, sevenDays), new Metric(failed, day), new Metric(newUsers, sevenDays));
+            var totals = new Totals(new Metric(total, new Window(DateTimeOffset.UnixEpoch, now)), new Metric(active, activeDays), new Metric(failed, day), new Metric(newUsers, sevenDays));
             return new Response(request.Role ?? "all", window, totals, series, false, now);
         }
 
