@@ -77,6 +77,42 @@ public sealed class EventBatchWriterTests(TestDatabase database) : IAsyncDisposa
         }
     }
 
+    [Fact]
+    public async Task Committed_events_go_on_the_bus_in_messages_of_at_most_a_megabyte()
+    {
+        using var _ = _api.CreateClient();
+        var bus = new InProcessEventBus(new LocalSubscribers(NullLogger<LocalSubscribers>.Instance));
+        var messages = new List<(int Bytes, Guid[] Ids)>();
+        using var subscription = bus.Subscribe<TrackedEvent[]>(TrackedEvent.Topic, events =>
+        {
+            lock (messages)
+            {
+                messages.Add((System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(events, LocalSubscribers.Json).Length, [.. events.Select(e => e.Id)]));
+            }
+
+            return Task.CompletedTask;
+        });
+        var writer = new EventBatchWriter(
+            _api.Services.GetRequiredService<NpgsqlDataSource>(), bus, new Watched(), [], TimeProvider.System,
+            Options.Create(new EventsOptions()), NullLogger<EventBatchWriter>.Instance);
+        await writer.StartAsync(CancellationToken.None);
+        var owner = Guid.NewGuid();
+        // Non-ASCII text goes on the bus as \u escapes: 120 KB per event, 7.7 MB for 64 of them.
+        var json = $$"""{"p":"{{new string('\u00e9', 20_000)}}"}""";
+        var properties = System.Text.Json.JsonSerializer.Deserialize<Dictionary<string, System.Text.Json.JsonElement>>(json);
+        var rows = Enumerable.Range(0, 64).Select(_ => Row(owner) with { PropertiesJson = json, Properties = properties }).ToList();
+
+        (await writer.WriteAsync(rows, CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(30))).ShouldAllBe(stored => stored);
+        await writer.StopAsync(CancellationToken.None);
+
+        lock (messages)
+        {
+            messages.SelectMany(m => m.Ids).ShouldBe(rows.Select(r => r.Id));
+            messages.ShouldAllBe(m => m.Bytes <= 1 << 20);
+            messages.Count.ShouldBeGreaterThan(1);
+        }
+    }
+
     private sealed class Watched : ILiveAudience
     {
         public bool AnyoneWatching => true;

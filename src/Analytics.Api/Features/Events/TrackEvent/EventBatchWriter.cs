@@ -83,6 +83,12 @@ public sealed record EventRow(
         await copy.WriteNullableAsync(UtmContent, NpgsqlDbType.Text, ct);
     }
 
+    /// <summary>
+    /// At least as many bytes as the event's JSON on the bus: every character of its texts counted as a \u escape
+    /// (6 bytes), plus the fixed-size fields.
+    /// </summary>
+    public long BusBytes => 512 + (6L * ((Name?.Length ?? 0) + (ExternalUserId?.Length ?? 0) + (SessionId?.Length ?? 0) + (Url?.Length ?? 0) + (Referrer?.Length ?? 0) + (PropertiesJson?.Length ?? 0)));
+
     /// <summary>The event as live streams and caches learn of it once committed.</summary>
     public TrackedEvent Tracked(DateTimeOffset receivedAt) =>
         new(Id, Type, Name, OccurredAt, receivedAt, UserId, ApiKeyId, OwnerId, ExternalUserId, SessionId, Url, Referrer, Properties);
@@ -112,6 +118,10 @@ public sealed partial class EventBatchWriter : BackgroundService
     private const string CopySql = $"copy events ({EventRow.CopyColumns}) from stdin (format binary)";
 
     private const int PublishChunk = 64;
+
+    // Redis drops a subscriber whose unread pub/sub output passes 32 MB (or 8 MB for a minute), and with it every bus
+    // message of that node (revocations, alerts, presence): 64 events of maximal non-ASCII properties were ~19 MB.
+    private const long PublishBytes = 1 << 20;
 
     /// <summary>Requests with at least this many events go to the batch lane.</summary>
     private const int BatchLaneRows = 50;
@@ -267,6 +277,7 @@ public sealed partial class EventBatchWriter : BackgroundService
     private async Task AcknowledgeAsync(List<Pending> batch, HashSet<Guid> stored, DateTimeOffset now)
     {
         var published = new List<TrackedEvent>(stored.Count);
+        var publishedBytes = new List<long>(stored.Count);
         var results = new bool[batch.Count][];
         for (var i = 0; i < batch.Count; i++)
         {
@@ -279,6 +290,7 @@ public sealed partial class EventBatchWriter : BackgroundService
                 if (results[i][j])
                 {
                     published.Add(rows[j].Tracked(now));
+                    publishedBytes.Add(rows[j].BusBytes);
                 }
             }
         }
@@ -305,16 +317,41 @@ public sealed partial class EventBatchWriter : BackgroundService
         // 5-19 % of its throughput (bench/RESULTS.md, tenth session). In messages of a few dozen events: a whole group
         // in one message would be a large-object-heap array on every node (serialised here, received back by each
         // subscriber), and those force full collections.
-        foreach (var chunk in _live.AnyoneWatching ? published.Chunk(PublishChunk) : [])
+        foreach (var (start, count) in _live.AnyoneWatching ? Messages(publishedBytes, PublishChunk, PublishBytes) : [])
         {
             try
             {
-                await _bus.PublishAsync(TrackedEvent.Topic, chunk, CancellationToken.None);
+                await _bus.PublishAsync(TrackedEvent.Topic, published.GetRange(start, count), CancellationToken.None);
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {
-                LogPublishFailed(ex, chunk.Length);
+                LogPublishFailed(ex, count);
             }
+        }
+    }
+
+    /// <summary>
+    /// Consecutive runs of events, each of at most <paramref name="maxEvents"/> and (but for a single larger event)
+    /// <paramref name="maxBytes"/>, given each event's size.
+    /// </summary>
+    internal static IEnumerable<(int Start, int Count)> Messages(IReadOnlyList<long> sizes, int maxEvents, long maxBytes)
+    {
+        var start = 0;
+        var bytes = 0L;
+        for (var i = 0; i < sizes.Count; i++)
+        {
+            if (i > start && (i - start == maxEvents || bytes + sizes[i] > maxBytes))
+            {
+                yield return (start, i - start);
+                (start, bytes) = (i, 0);
+            }
+
+            bytes += sizes[i];
+        }
+
+        if (sizes.Count > start)
+        {
+            yield return (start, sizes.Count - start);
         }
     }
 
