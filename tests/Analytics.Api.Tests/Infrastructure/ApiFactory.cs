@@ -15,7 +15,7 @@ public sealed class ApiFactory(TestDatabase database, IReadOnlyDictionary<string
     public TestDatabase Database => database;
 
     /// <summary>The service started against <see cref="UnreachablePostgres"/>, without migrating at start.</summary>
-    public static ApiFactory WithUnreachablePostgres(TestDatabase database) => new(database, new Dictionary<string, string?>
+    public static ApiFactory WithUnreachablePostgres(TestDatabase database, IReadOnlyDictionary<string, string?>? settings = null) => new(database, new Dictionary<string, string?>(settings ?? new Dictionary<string, string?>())
     {
         ["ConnectionStrings:Postgres"] = UnreachablePostgres,
         ["Database:MigrateOnStart"] = "false",

@@ -1,3 +1,4 @@
+using Analytics.Api.Infrastructure.Auth;
 using Analytics.Api.Infrastructure.Health;
 using MediatR;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -57,6 +58,7 @@ public static class Health
         group.MapGet("/ready", Ready)
             .WithName("Ready")
             .WithSummary("PostgreSQL (and Redis when configured) answer; 503 names the dependency that does not.")
+            .WithDescription("Each dependency's status and latency; its error and figures (pool, connection state) only for an admin's bearer token, or for everyone with Health__PublicDetails=true.")
             .Produces<Response>(StatusCodes.Status200OK)
             .Produces<Response>(StatusCodes.Status503ServiceUnavailable);
         return app;
@@ -64,9 +66,16 @@ public static class Health
 
     private static Ok<Liveness> Live() => TypedResults.Ok(new Liveness("healthy"));
 
-    private static async Task<JsonHttpResult<Response>> Ready(IMediator mediator, CancellationToken ct)
+    private static async Task<JsonHttpResult<Response>> Ready(IMediator mediator, HttpContext http, IConfiguration configuration, CancellationToken ct)
     {
         var response = await mediator.Send(new Query(), ct);
+        // Errors name hosts and ports, pool figures tell the load: an admin's token (or Health:PublicDetails) sees them,
+        // a probe needs the statuses only.
+        if (!http.User.IsInRole(Roles.Admin) && !configuration.GetValue<bool>("Health:PublicDetails"))
+        {
+            response = response with { Dependencies = response.Dependencies.ToDictionary(d => d.Key, d => d.Value with { Error = null, Details = null }) };
+        }
+
         return TypedResults.Json(response, statusCode: response.Ready ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable);
     }
 }

@@ -18,12 +18,18 @@ public sealed class HealthTests(TestDatabase database)
     }
 
     [Fact]
-    public async Task Ready_with_postgres_up_returns_200_with_latency_and_pool_figures()
+    public async Task Ready_with_postgres_up_returns_200_with_latency_and_for_an_admin_pool_figures()
     {
         await using var api = new ApiFactory(database);
+        var client = api.CreateClient();
+        var admin = await client.SignUpAdminAsync(database);
 
-        var response = await api.CreateClient().GetAsync(new Uri("/health/ready", UriKind.Relative));
+        var anonymous = JsonDocument.Parse(await (await client.GetAsync(new Uri("/health/ready", UriKind.Relative))).Content.ReadAsStringAsync()).RootElement;
+        var response = await client.SendAsync(HttpMethod.Get.Authorized("/health/ready", admin.AccessToken));
 
+        var withheld = anonymous.GetProperty("dependencies").GetProperty("postgres");
+        withheld.GetProperty("status").GetString().ShouldBe("healthy");
+        withheld.GetProperty("details").ValueKind.ShouldBe(JsonValueKind.Null);
         response.StatusCode.ShouldBe(HttpStatusCode.OK);
         var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
         body.GetProperty("status").GetString().ShouldBe("healthy");
@@ -37,7 +43,7 @@ public sealed class HealthTests(TestDatabase database)
     [Fact]
     public async Task Ready_with_postgres_on_a_closed_port_returns_503_naming_postgres()
     {
-        await using var api = ApiFactory.WithUnreachablePostgres(database);
+        await using var api = ApiFactory.WithUnreachablePostgres(database, new Dictionary<string, string?> { ["Health:PublicDetails"] = "true" });
 
         var response = await api.CreateClient().GetAsync(new Uri("/health/ready", UriKind.Relative));
 
@@ -52,7 +58,7 @@ public sealed class HealthTests(TestDatabase database)
     [Fact]
     public async Task Ready_reports_redis_healthy_when_configured_and_up()
     {
-        await using var api = new ApiFactory(database);
+        await using var api = new ApiFactory(database, new Dictionary<string, string?> { ["Health:PublicDetails"] = "true" });
 
         var body = JsonDocument.Parse(await (await api.CreateClient().GetAsync(new Uri("/health/ready", UriKind.Relative))).Content.ReadAsStringAsync()).RootElement;
 
