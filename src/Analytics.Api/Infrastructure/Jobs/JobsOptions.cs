@@ -12,8 +12,11 @@ public sealed class JobsOptions
 
     public TimeSpan RollupInterval { get; set; } = TimeSpan.FromMinutes(1);
 
-    /// <summary>Quartz cron, UTC.</summary>
-    public string DailyReportCron { get; set; } = "0 5 0 * * ?";
+    /// <summary>
+    /// Quartz cron, UTC. Hourly: each run makes the reports of the days over that have none (yesterday's at 00:05), so a
+    /// run that failed is made good within the hour, not the next day; the others find nothing to do.
+    /// </summary>
+    public string DailyReportCron { get; set; } = "0 5 * * * ?";
 
     public TimeSpan AlertInterval { get; set; } = TimeSpan.FromMinutes(1);
 
@@ -33,5 +36,5 @@ public sealed class JobsOptions
         && o.ActivityRetention >= MinActivityRetention && Quartz.CronExpression.TryParse(o.DailyReportCron, out _);
 
     internal const string ValidationMessage =
-        "Jobs: RollupInterval, AlertInterval and MaintenanceInterval must be positive, ActivityRetention at least 367.00:00:00 (events arrive up to a year late and their hours' rollups are recounted from the activity log), and DailyReportCron a valid Quartz cron expression (e.g. 0 5 0 * * ?).";
+        "Jobs: RollupInterval, AlertInterval and MaintenanceInterval must be positive, ActivityRetention at least 367.00:00:00 (events arrive up to a year late and their hours' rollups are recounted from the activity log), and DailyReportCron a valid Quartz cron expression (e.g. 0 5 * * * ?).";
 }
