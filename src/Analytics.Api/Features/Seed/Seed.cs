@@ -121,7 +121,7 @@ public static class Seed
                     as t(id, occurred_at, type, name, user_id, api_key_id, external_user_id, url, device_type, browser, os)
             ), fresh as (
                 insert into event_ids (id, received_at) select id, @Now from incoming
-                on conflict (id) do nothing
+                on conflict (id) where owner_id is null do nothing
                 returning id
             )
             insert into events (id, occurred_at, received_at, type, name, user_id, api_key_id, external_user_id, url, properties,

@@ -65,6 +65,31 @@ public sealed class TrackEventTests(TestDatabase database) : IAsyncDisposable
     }
 
     [Fact]
+    public async Task An_id_is_its_senders_own_another_senders_event_with_it_is_stored_not_a_duplicate()
+    {
+        var (client, owner, key) = await AppAsync();
+        var (_, other, otherKey) = await AppAsync();
+        var id = Guid.NewGuid();
+        var legacy = Guid.NewGuid();
+        // An id claimed before senders were recorded (migration 0018) still answers a retry, whoever sends it.
+        await database.ExecuteAsync("insert into event_ids (id, received_at) values (@legacy, now())", new { legacy });
+
+        var first = await client.SendAsync(HttpMethod.Post.Authorized("/api/v1/events", otherKey, new { id, type = "click", name = "first" }));
+        var theirs = await client.SendAsync(HttpMethod.Post.Authorized("/api/v1/events", key, new { id, type = "click", name = "mine" }));
+        var sameOwnerByToken = await client.SendAsync(HttpMethod.Post.Authorized("/api/v1/events", owner.AccessToken, new { id, type = "click", name = "again" }));
+        var old = await client.SendAsync(HttpMethod.Post.Authorized("/api/v1/events", key, new { id = legacy, type = "click", name = "old" }));
+
+        foreach (var response in new[] { first, theirs, sameOwnerByToken, old })
+        {
+            response.StatusCode.ShouldBe(HttpStatusCode.Accepted);
+        }
+
+        (await database.QueryAsync<string>("select name from events where id = @id order by name", new { id })).ShouldBe(["first", "mine"]);
+        (await database.ScalarAsync<long>("select count(*) from events where id = @legacy", new { legacy })).ShouldBe(0);
+        (await database.ScalarAsync<long>("select count(*) from event_ids where id = @id and owner_id in (@A, @B)", new { id, A = owner.UserId, B = other.UserId })).ShouldBe(2);
+    }
+
+    [Fact]
     public async Task A_batch_reports_each_item_and_stores_the_good_ones()
     {
         var (client, user, _) = await AppAsync();

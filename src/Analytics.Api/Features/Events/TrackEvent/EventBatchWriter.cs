@@ -89,6 +89,9 @@ public sealed record EventRow(
     /// </summary>
     public long BusBytes => 512 + (6L * ((Name?.Length ?? 0) + (ExternalUserId?.Length ?? 0) + (SessionId?.Length ?? 0) + (Url?.Length ?? 0) + (Referrer?.Length ?? 0) + (PropertiesJson?.Length ?? 0)));
 
+    /// <summary>What makes an event a retry of another: the same id from the same sender.</summary>
+    public (Guid Owner, Guid Id) Key => (OwnerId, Id);
+
     /// <summary>The event as live streams and caches learn of it once committed.</summary>
     public TrackedEvent Tracked(DateTimeOffset receivedAt) =>
         new(Id, Type, Name, OccurredAt, receivedAt, UserId, ApiKeyId, OwnerId, ExternalUserId, SessionId, Url, Referrer, Properties);
@@ -109,10 +112,13 @@ public sealed partial class EventBatchWriter : BackgroundService
 {
     // Client-chosen ids are claimed first (a narrow insert that skips ids stored before), then the new events go in
     // by binary COPY, both in one transaction: far cheaper per event than a wide INSERT ... SELECT from arrays.
+    // Ids are claimed per sender (migration 0018); one claimed before senders were recorded still counts for anyone.
     private const string ClaimIdsSql = """
-        insert into event_ids (id, received_at) select unnest(@Ids), @Now
-        on conflict (id) do nothing
-        returning id
+        insert into event_ids (owner_id, id, received_at)
+        select c.owner_id, c.id, @Now from unnest(@Owners, @Ids) as c (owner_id, id)
+        where not exists (select 1 from event_ids l where l.owner_id is null and l.id = c.id)
+        on conflict do nothing
+        returning owner_id, id
         """;
 
     private const string CopySql = $"copy events ({EventRow.CopyColumns}) from stdin (format binary)";
@@ -214,7 +220,7 @@ public sealed partial class EventBatchWriter : BackgroundService
     private async Task<Task> CommitAsync(List<Pending> batch, Task previous, bool eventByEvent = false)
     {
         var now = _clock.GetUtcNow();
-        HashSet<Guid> stored;
+        HashSet<(Guid Owner, Guid Id)> stored;
         try
         {
             stored = await InsertAsync(batch, now, eventByEvent);
@@ -274,7 +280,7 @@ public sealed partial class EventBatchWriter : BackgroundService
 
     private static bool IsTaken(Exception exception) => exception is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation };
 
-    private async Task AcknowledgeAsync(List<Pending> batch, HashSet<Guid> stored, DateTimeOffset now)
+    private async Task AcknowledgeAsync(List<Pending> batch, HashSet<(Guid Owner, Guid Id)> stored, DateTimeOffset now)
     {
         var published = new List<TrackedEvent>(stored.Count);
         var publishedBytes = new List<long>(stored.Count);
@@ -286,7 +292,7 @@ public sealed partial class EventBatchWriter : BackgroundService
             for (var j = 0; j < rows.Count; j++)
             {
                 // The same id twice: only its first occurrence is new.
-                results[i][j] = stored.Remove(rows[j].Id);
+                results[i][j] = stored.Remove(rows[j].Key);
                 if (results[i][j])
                 {
                     published.Add(rows[j].Tracked(now));
@@ -355,19 +361,19 @@ public sealed partial class EventBatchWriter : BackgroundService
         }
     }
 
-    private async Task<HashSet<Guid>> InsertAsync(List<Pending> batch, DateTimeOffset now, bool eventByEvent)
+    private async Task<HashSet<(Guid Owner, Guid Id)>> InsertAsync(List<Pending> batch, DateTimeOffset now, bool eventByEvent)
     {
         // Only ids a client chose can come again (a retry); the server's own are new UUIDv7s and skip event_ids.
-        var claimed = batch.SelectMany(item => item.Rows).Where(row => row.IdFromClient).Select(row => row.Id).ToArray();
+        var claimed = batch.SelectMany(item => item.Rows).Where(row => row.IdFromClient).ToArray();
         await using var connection = await _db.OpenConnectionAsync();
         // A COPY alone commits atomically by itself; with ids to claim first, or event by event, all go in one transaction.
         await using var transaction = claimed.Length == 0 && !eventByEvent ? null : await connection.BeginTransactionAsync();
         var fresh = claimed.Length == 0
             ? []
-            : (await connection.QueryAsync<Guid>(new CommandDefinition(ClaimIdsSql, new { Ids = claimed, Now = now }, transaction))).ToHashSet();
-        var stored = new HashSet<Guid>();
-        // The same id twice in one batch: only its first occurrence is new.
-        var rows = batch.SelectMany(item => item.Rows).Where(row => (!row.IdFromClient || fresh.Contains(row.Id)) && stored.Add(row.Id)).ToList();
+            : (await connection.QueryAsync<(Guid, Guid)>(new CommandDefinition(ClaimIdsSql, new { Owners = claimed.Select(r => r.OwnerId).ToArray(), Ids = claimed.Select(r => r.Id).ToArray(), Now = now }, transaction))).ToHashSet();
+        var stored = new HashSet<(Guid Owner, Guid Id)>();
+        // The same id twice from one sender in one batch: only its first occurrence is new.
+        var rows = batch.SelectMany(item => item.Rows).Where(row => (!row.IdFromClient || fresh.Contains(row.Key)) && stored.Add(row.Key)).ToList();
         if (eventByEvent)
         {
             // Each event in a COPY of its own behind a savepoint: one whose id and time are stored already is skipped.
@@ -381,7 +387,7 @@ public sealed partial class EventBatchWriter : BackgroundService
                 catch (Exception ex) when (IsTaken(ex))
                 {
                     await transaction.RollbackAsync("event");
-                    stored.Remove(row.Id);
+                    stored.Remove(row.Key);
                 }
             }
         }
