@@ -1,3 +1,4 @@
+using Analytics.Api.Infrastructure.Activity;
 using Analytics.Api.Infrastructure.Security;
 using Dapper;
 using Microsoft.Extensions.Options;
@@ -19,7 +20,7 @@ public sealed class AdminBootstrapOptions
 /// exists. An existing account with that e-mail is promoted, activated and given the configured password, and its
 /// sessions, API keys and pending e-mail change are revoked, so whoever registered the address first does not become admin. Does nothing once an active admin exists.
 /// </summary>
-internal sealed partial class AdminBootstrap(NpgsqlDataSource db, IPasswordHasher hasher, PasswordPolicy policy, IOptions<AdminBootstrapOptions> options, TimeProvider clock, ILogger<AdminBootstrap> logger)
+internal sealed partial class AdminBootstrap(NpgsqlDataSource db, IPasswordHasher hasher, PasswordPolicy policy, CommittedChanges committed, IOptions<AdminBootstrapOptions> options, TimeProvider clock, ILogger<AdminBootstrap> logger)
     : IHostedService
 {
     private const string AnyAdminSql = "select exists (select 1 from users where role = 'admin' and status = 'active')";
@@ -39,7 +40,10 @@ internal sealed partial class AdminBootstrap(NpgsqlDataSource db, IPasswordHashe
         update sessions set revoked_at = @Now, revoked_reason = 'admin_bootstrap'
         where user_id = (select id from users where email = @Email::citext) and revoked_at is null and created_at < @Now;
         update api_keys set revoked_at = @Now
-        where user_id = (select id from users where email = @Email::citext) and revoked_at is null and created_at < @Now
+        where user_id = (select id from users where email = @Email::citext) and revoked_at is null and created_at < @Now;
+        select u.id, s.id
+        from users u left join sessions s on s.user_id = u.id and s.revoked_at = @Now and s.revoked_reason = 'admin_bootstrap'
+        where u.email = @Email::citext
         """;
 
     public async Task StartAsync(CancellationToken cancellationToken)
@@ -63,7 +67,10 @@ internal sealed partial class AdminBootstrap(NpgsqlDataSource db, IPasswordHashe
 
         var hash = await hasher.HashAsync(password, cancellationToken);
         var normalised = IdentityRules.Normalise(email);
-        await UpsertAsync(connection, normalised, hash, clock.GetUtcNow(), cancellationToken);
+        var (userId, ended) = await UpsertAsync(connection, normalised, hash, clock.GetUtcNow(), cancellationToken);
+        // Nodes already running (a rolling start) drop what they knew of the account and its ended sessions at once,
+        // rather than when their copies expire.
+        await committed.UserAsync(userId, ended);
         LogCreated(normalised);
     }
 
@@ -82,8 +89,12 @@ internal sealed partial class AdminBootstrap(NpgsqlDataSource db, IPasswordHashe
     /// Creates the admin with <paramref name="email"/> (normalised), or makes the account that holds it an active admin
     /// with the configured password, unlocked.
     /// </summary>
-    internal static Task UpsertAsync(NpgsqlConnection connection, string email, string hash, DateTimeOffset now, CancellationToken ct) =>
-        connection.ExecuteAsync(new CommandDefinition(UpsertSql, new { Id = Guid.CreateVersion7(), Email = email, Hash = hash, Now = now }, cancellationToken: ct));
+    /// <returns>The account's id and the sessions the takeover ended.</returns>
+    internal static async Task<(Guid UserId, Guid[] Ended)> UpsertAsync(NpgsqlConnection connection, string email, string hash, DateTimeOffset now, CancellationToken ct)
+    {
+        var rows = (await connection.QueryAsync<(Guid UserId, Guid? Session)>(new CommandDefinition(UpsertSql, new { Id = Guid.CreateVersion7(), Email = email, Hash = hash, Now = now }, cancellationToken: ct))).ToList();
+        return (rows[0].UserId, [.. rows.Where(r => r.Session is not null).Select(r => r.Session!.Value)]);
+    }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "First admin account {Email} is ready")]
     private partial void LogCreated(string email);

@@ -279,6 +279,29 @@ public sealed class AdminUsersTests(TestDatabase database) : IAsyncDisposable
     }
 
     [Fact]
+    public async Task A_takeover_at_start_up_ends_the_previous_owners_access_at_once_on_nodes_already_running()
+    {
+        var fresh = await database.CreateDatabaseAsync("takeover");
+        var email = Accounts.NewEmail("root");
+        await using var running = new ApiFactory(database, new Dictionary<string, string?> { ["ConnectionStrings:Postgres"] = fresh });
+        var client = running.CreateClient();
+        var squatter = await client.SignUpAsync(fresh, email);
+        // The running node has seen the session live (and keeps that answer for a few seconds).
+        (await client.SendAsync(HttpMethod.Get.Authorized("/api/v1/auth/me", squatter.AccessToken))).StatusCode.ShouldBe(HttpStatusCode.OK);
+
+        // A node starting with the address configured as the first admin takes the account over.
+        await using var starting = new ApiFactory(database, new Dictionary<string, string?>
+        {
+            ["ConnectionStrings:Postgres"] = fresh,
+            ["Admin:Email"] = email,
+            ["Admin:Password"] = "the very first admin",
+        });
+        starting.CreateClient().Dispose();
+
+        (await client.SendAsync(HttpMethod.Get.Authorized("/api/v1/auth/me", squatter.AccessToken))).StatusCode.ShouldBe(HttpStatusCode.Unauthorized);
+    }
+
+    [Fact]
     public async Task The_last_admin_cannot_be_demoted_or_disabled_and_the_first_admin_comes_from_configuration()
     {
         var fresh = await database.CreateDatabaseAsync("admins");
