@@ -180,7 +180,7 @@ public sealed class DashboardTests(TestDatabase database) : IAsyncLifetime
         Total(answer, "activeUsers7d").ShouldBe(2);
         // The window the count covers: whole UTC days, today and the six before it.
         answer.GetProperty("totals").GetProperty("activeUsers7d").GetProperty("window").GetProperty("from").GetDateTimeOffset()
-            .ShouldBe(new DateTimeOffset(DateTime.UtcNow.Date.AddDays(-6), TimeSpan.Zero));
+            .ShouldBe(new DateTimeOffset(answer.GetProperty("computedAt").GetDateTimeOffset().UtcDateTime.Date.AddDays(-6), TimeSpan.Zero));
 
         // A run writes its windows anew: a role nobody in the window has any more loses its row.
         await _db.ExecuteAsync("insert into rollup_active_window (as_of, days, role, value) values (@Today, 7, 'gone', 5)", new { Today = midnightDay });

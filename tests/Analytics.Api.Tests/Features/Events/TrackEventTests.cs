@@ -262,10 +262,12 @@ public sealed class TrackEventTests(TestDatabase database) : IAsyncDisposable
         // In a batch, only the item that sent one is rejected; a true zero in any spelling is kept.
         var batch = HttpMethod.Post.Authorized("/api/v1/events/batch", user.AccessToken);
         batch.Content = new StringContent("""
-            {"events":[{"type":"custom","name":"b","properties":{"n":1e-16384}},{"type":"custom","name":"b","properties":{"n":0.0e-5,"m":-0,"k":1.5e-300}},{"type":"custom","name":"b","properties":{"n":1e-400}}]}
+            {"events":[{"type":"custom","name":"b","properties":{"n":1e-16384}},{"type":"custom","name":"b","properties":{"n":0.0e-5,"m":-0,"k":1.5e-300}},{"type":"custom","name":"b","properties":{"n":1e-400}},{"type":"custom","name":"b","properties":{"n":0e-16384}},{"type":"custom","name":"b","properties":{"a":0e1000,"b":1E5,"c":-1e-320,"d":123456789012345678901234567890}}]}
             """, System.Text.Encoding.UTF8, "application/json");
         var items = (await (await client.SendAsync(batch)).JsonAsync()).GetProperty("items");
-        items.EnumerateArray().Select(i => i.GetProperty("status").GetString()).ShouldBe(["rejected", "accepted", "rejected"]);
+        items.EnumerateArray().Select(i => i.GetProperty("status").GetString()).ShouldBe(["rejected", "accepted", "rejected", "rejected", "accepted"]);
+        var extremes = items[4].GetProperty("id").GetGuid();
+        (await database.ScalarAsync<string>("select properties->>'d' from events where id = @extremes", new { extremes })).ShouldBe("123456789012345678901234567890");
         var kept = items[1].GetProperty("id").GetGuid();
         (await database.ScalarAsync<long>("select count(*) from events where id = @kept and (properties->>'k')::float8 = 1.5e-300", new { kept })).ShouldBe(1);
     }

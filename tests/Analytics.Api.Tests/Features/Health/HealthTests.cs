@@ -56,6 +56,19 @@ public sealed class HealthTests(TestDatabase database)
     }
 
     [Fact]
+    public async Task Ready_with_postgres_down_names_it_to_anyone_but_keeps_its_error_to_admins()
+    {
+        await using var api = ApiFactory.WithUnreachablePostgres(database);
+
+        var response = await api.CreateClient().GetAsync(new Uri("/health/ready", UriKind.Relative));
+
+        response.StatusCode.ShouldBe(HttpStatusCode.ServiceUnavailable);
+        var postgres = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("dependencies").GetProperty("postgres");
+        postgres.GetProperty("status").GetString().ShouldBe("unhealthy");
+        postgres.GetProperty("error").ValueKind.ShouldBe(JsonValueKind.Null);
+    }
+
+    [Fact]
     public async Task Ready_reports_redis_healthy_when_configured_and_up()
     {
         await using var api = new ApiFactory(database, new Dictionary<string, string?> { ["Health:PublicDetails"] = "true" });

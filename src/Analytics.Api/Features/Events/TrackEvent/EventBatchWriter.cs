@@ -85,9 +85,10 @@ public sealed record EventRow(
 
     /// <summary>
     /// At least as many bytes as the event's JSON on the bus: every character of its texts counted as a \u escape
-    /// (6 bytes), plus the fixed-size fields.
+    /// (6 bytes), its properties as the JSON they are stored as (written with the same escapes), plus the fixed-size
+    /// fields.
     /// </summary>
-    public long BusBytes => 512 + (6L * ((Name?.Length ?? 0) + (ExternalUserId?.Length ?? 0) + (SessionId?.Length ?? 0) + (Url?.Length ?? 0) + (Referrer?.Length ?? 0) + (PropertiesJson?.Length ?? 0)));
+    public long BusBytes => 512 + (PropertiesJson?.Length ?? 0) + (6L * ((Name?.Length ?? 0) + (ExternalUserId?.Length ?? 0) + (SessionId?.Length ?? 0) + (Url?.Length ?? 0) + (Referrer?.Length ?? 0)));
 
     /// <summary>What makes an event a retry of another: the same id from the same sender.</summary>
     public (Guid Owner, Guid Id) Key => (OwnerId, Id);

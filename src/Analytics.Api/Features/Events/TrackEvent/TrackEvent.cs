@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json;
 using Analytics.Api.Features.Identity;
 using Analytics.Api.Infrastructure.Auth;
@@ -188,7 +189,7 @@ public static class TrackEvent
                 }
                 else if (value.ValueKind == JsonValueKind.Number && !IsDoubleNumber(value))
                 {
-                    Fail(nameof(e.Properties), $"Property '{key}' must be a number within a double's range (about ±1.7e308; a nonzero one at least about 5e-324 in size) written in at most {MaxNumberLength} characters.");
+                    Fail(nameof(e.Properties), $"Property '{key}' must be a number within a double's range (about ±1.7e308; a nonzero one at least about 5e-324 in size) written in at most {MaxNumberLength} characters, with an exponent within ±{MaxExponent}.");
                 }
             }
 
@@ -196,6 +197,8 @@ public static class TrackEvent
         }
 
         private const int MaxNumberLength = 400;
+
+        private const int MaxExponent = 1000;
 
         // What a double holds, PostgreSQL's jsonb (numeric: up to 16,383 digits after the point) stores. Refused here, so
         // that in a batch only the event that sent it is rejected (the database's refusal fails the whole request): a
@@ -209,8 +212,14 @@ public static class TrackEvent
                 return false;
             }
 
-            var mantissa = raw.AsSpan(0, raw.AsSpan().IndexOfAny('e', 'E') is var at and >= 0 ? at : raw.Length);
-            return number != 0 || !mantissa.ContainsAnyInRange('1', '9');
+            // PostgreSQL's numeric refuses an exponent beyond ±1000 whatever the digits ("0e-16384" is a zero to a double).
+            var at = raw.AsSpan().IndexOfAny('e', 'E');
+            if (at >= 0 && !(int.TryParse(raw.AsSpan(at + 1), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var exponent) && Math.Abs(exponent) <= MaxExponent))
+            {
+                return false;
+            }
+
+            return number != 0 || !raw.AsSpan(0, at >= 0 ? at : raw.Length).ContainsAnyInRange('1', '9');
         }
 
         // JsonElement checks a string's escapes only when it is read: an unpaired surrogate ("\ud800") throws there.

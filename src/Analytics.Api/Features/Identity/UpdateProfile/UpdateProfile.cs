@@ -107,7 +107,12 @@ public static class UpdateProfile
 
             var changed = new[] { ("displayName", request.DisplayName is not null), ("age", request.Age is not null), ("gender", request.Gender is not null), ("email", newEmail is not null || withdraw) }
                 .Where(f => f.Item2).Select(f => f.Item1).ToArray();
-            await ActivityLog.WriteAsync(connection, transaction, ActivityEntry.For(userId, ActivityKind.ProfileUpdated, request.Client, new { fields = changed }), now, cancellationToken);
+            if (changed.Length > 0)
+            {
+                // Not for the current address sent back with no change awaiting confirmation: nothing changed.
+                await ActivityLog.WriteAsync(connection, transaction, ActivityEntry.For(userId, ActivityKind.ProfileUpdated, request.Client, new { fields = changed }), now, cancellationToken);
+            }
+
             await transaction.CommitAsync(cancellationToken);
             await committed.ActivityAsync(userId);
             if (request.Age is not null || request.Gender is not null)

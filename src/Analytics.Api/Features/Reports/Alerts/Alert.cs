@@ -4,7 +4,7 @@ namespace Analytics.Api.Features.Reports.Alerts;
 
 /// <summary>
 /// A failed-login incident as admins see it, in the API, in the live stream and on the event bus. <see cref="Scope"/>
-/// is <c>global</c>, <c>ip</c> or <c>account</c>; <see cref="Subject"/> is <c>''</c>, the IP, or the user id (the
+/// is <c>global</c>, <c>ip</c> or <c>account</c>; <see cref="Subject"/> is <c>''</c>, the IP (an IPv6 client's /64 network, <c>2001:db8:1:2::/64</c>), or the user id (the
 /// e-mail for an address without an account), and <see cref="Email"/> names the account for the account scope.
 /// </summary>
 public sealed record Alert(
