@@ -284,7 +284,8 @@ public sealed partial class EventBatchWriter : BackgroundService
     private async Task AcknowledgeAsync(List<Pending> batch, HashSet<(Guid Owner, Guid Id)> stored, DateTimeOffset now)
     {
         var published = new List<TrackedEvent>(stored.Count);
-        var publishedBytes = new List<long>(stored.Count);
+        // The sizes that cut bus messages, only when there will be messages (most commits have no one watching).
+        var publishedBytes = _live.AnyoneWatching ? new List<long>(stored.Count) : null;
         var results = new bool[batch.Count][];
         for (var i = 0; i < batch.Count; i++)
         {
@@ -297,7 +298,7 @@ public sealed partial class EventBatchWriter : BackgroundService
                 if (results[i][j])
                 {
                     published.Add(rows[j].Tracked(now));
-                    publishedBytes.Add(rows[j].BusBytes);
+                    publishedBytes?.Add(rows[j].BusBytes);
                 }
             }
         }
@@ -324,7 +325,7 @@ public sealed partial class EventBatchWriter : BackgroundService
         // 5-19 % of its throughput (bench/RESULTS.md, tenth session). In messages of a few dozen events: a whole group
         // in one message would be a large-object-heap array on every node (serialised here, received back by each
         // subscriber), and those force full collections.
-        foreach (var (start, count) in _live.AnyoneWatching ? Messages(publishedBytes, PublishChunk, PublishBytes) : [])
+        foreach (var (start, count) in publishedBytes is null ? [] : Messages(publishedBytes, PublishChunk, PublishBytes))
         {
             try
             {

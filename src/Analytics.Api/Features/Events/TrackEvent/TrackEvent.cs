@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Runtime.InteropServices;
 using System.Text.Json;
 using Analytics.Api.Features.Identity;
 using Analytics.Api.Infrastructure.Auth;
@@ -206,20 +207,21 @@ public static class TrackEvent
         // on past what a double keeps.
         private static bool IsDoubleNumber(JsonElement value)
         {
-            var raw = value.GetRawText();
+            // The number as the body spells it, read in place (no string per number on the ingestion path).
+            var raw = JsonMarshal.GetRawUtf8Value(value);
             if (raw.Length > MaxNumberLength || !value.TryGetDouble(out var number) || !double.IsFinite(number))
             {
                 return false;
             }
 
             // PostgreSQL's numeric refuses an exponent beyond ±1000 whatever the digits ("0e-16384" is a zero to a double).
-            var at = raw.AsSpan().IndexOfAny('e', 'E');
-            if (at >= 0 && !(int.TryParse(raw.AsSpan(at + 1), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var exponent) && Math.Abs(exponent) <= MaxExponent))
+            var at = raw.IndexOfAny((byte)'e', (byte)'E');
+            if (at >= 0 && !(int.TryParse(raw[(at + 1)..], NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var exponent) && Math.Abs(exponent) <= MaxExponent))
             {
                 return false;
             }
 
-            return number != 0 || !raw.AsSpan(0, at >= 0 ? at : raw.Length).ContainsAnyInRange('1', '9');
+            return number != 0 || !raw[..(at >= 0 ? at : raw.Length)].ContainsAnyInRange((byte)'1', (byte)'9');
         }
 
         // JsonElement checks a string's escapes only when it is read: an unpaired surrogate ("\ud800") throws there.

@@ -133,7 +133,10 @@ public static class UpdateUser
             var view = await connection.QuerySingleAsync<AdminUserView.Row>(new CommandDefinition(ViewSql, new { request.Id }, transaction, cancellationToken: cancellationToken));
             await transaction.CommitAsync(cancellationToken);
             await committed.UserAsync(request.Id, revoked);
-            await committed.ActivityAsync(by);
+            if (entries.Count > 0)
+            {
+                await committed.ActivityAsync(by);
+            }
             if (request.Unlock == true)
             {
                 // The per-address sign-in limit too: attempts spread over the lockout's build-up usually fill it, and
