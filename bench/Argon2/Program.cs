@@ -3,10 +3,12 @@ using System.Globalization;
 using System.Reflection;
 using System.Runtime.InteropServices;
 using System.Text;
+using Analytics.Api.Infrastructure.Security;
 
 // Raw libsodium Argon2id hashes per second, one thread per core, at the service's parameters (the reference for
-// the login scenario). Usage: Analytics.Bench.Argon2 [seconds=5] [memoryKib=19456] [iterations=2]
-// Prints one JSON line. "Analytics.Bench.Argon2 hash PASSWORD memoryKib iterations" prints the PHC string instead
+// the login scenario). Usage: Analytics.Bench.Argon2 [seconds=5] [memoryKib=19456] [iterations=2] [libsodium|service]
+// Prints one JSON line. "service" measures the service's own Argon2id instead (src/.../Security/Argon2id.cs, one
+// block area per thread kept between hashes, as the service's hashing slots keep them), for comparison. "Analytics.Bench.Argon2 hash PASSWORD memoryKib iterations" prints the PHC string instead
 // (run.sh uses it to give the login users a negligible hash when it measures the sign-in's other work).
 if (args is ["hash", var plain, var kib, var passes])
 {
@@ -18,10 +20,24 @@ if (args is ["hash", var plain, var kib, var passes])
 var seconds = args.Length > 0 ? double.Parse(args[0], CultureInfo.InvariantCulture) : 5;
 var memoryKib = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 19456;
 var iterations = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 2;
+var implementation = args.Length > 3 ? args[3] : "libsodium";
 var threads = Environment.ProcessorCount;
 
 Sodium.Init();
-Sodium.Hash("warm-up password", iterations, memoryKib);
+using var areas = new HashMemory(Argon2id.Blocks((uint)memoryKib, 1));
+Action<string> hash = implementation switch
+{
+    "libsodium" => password => Sodium.Hash(password, iterations, memoryKib),
+    "service" => password =>
+    {
+        var area = areas.Rent();
+        Span<byte> tag = stackalloc byte[32];
+        Argon2id.Hash(Encoding.UTF8.GetBytes(password), "0123456789abcdef"u8, [], [], (uint)iterations, (uint)memoryKib, 1, tag, area);
+        areas.Return(area);
+    },
+    _ => throw new ArgumentException($"unknown implementation {implementation}: libsodium or service"),
+};
+hash("warm-up password");
 
 var counts = new long[threads];
 var stopwatch = Stopwatch.StartNew();
@@ -31,7 +47,7 @@ var workers = Enumerable.Range(0, threads).Select(t => new Thread(() =>
     var password = $"benchmark password {t}";
     while (stopwatch.Elapsed < deadline)
     {
-        Sodium.Hash(password, iterations, memoryKib);
+        hash(password);
         counts[t]++;
     }
 })).ToList();
@@ -40,7 +56,7 @@ workers.ForEach(w => w.Join());
 var elapsed = stopwatch.Elapsed.TotalSeconds;
 var total = counts.Sum();
 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-    $$"""{"threads":{{threads}},"memoryKib":{{memoryKib}},"iterations":{{iterations}},"hashes":{{total}},"seconds":{{elapsed:F3}},"hashesPerSecond":{{total / elapsed:F2}},"msPerHash":{{elapsed * 1000 * threads / Math.Max(1, total):F1}}}"""));
+    $$"""{"implementation":"{{implementation}}","threads":{{threads}},"memoryKib":{{memoryKib}},"iterations":{{iterations}},"hashes":{{total}},"seconds":{{elapsed:F3}},"hashesPerSecond":{{total / elapsed:F2}},"msPerHash":{{elapsed * 1000 * threads / Math.Max(1, total):F1}}}"""));
 
 /// <summary>crypto_pwhash_str_alg as the service calls it (src/Analytics.Api/Infrastructure/Security/Sodium.cs).</summary>
 internal static partial class Sodium

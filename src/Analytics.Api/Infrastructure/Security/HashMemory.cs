@@ -1,0 +1,126 @@
+using System.Runtime.InteropServices;
+
+namespace Analytics.Api.Infrastructure.Security;
+
+/// <summary>
+/// Block areas for <see cref="Argon2id"/>, one per hash in progress (the hasher's slots bound how many), kept between
+/// hashes so that a hash does not map, fault in and unmap its whole memory cost as libsodium does each time. Areas
+/// left unused for <see cref="IdleAfter"/> are wiped and freed, so a node that stops signing people in gives the
+/// memory back.
+/// </summary>
+internal sealed unsafe class HashMemory : IDisposable
+{
+    public static readonly TimeSpan IdleAfter = TimeSpan.FromSeconds(30);
+
+    /// <summary>Huge-page sized alignment: Linux backs an advised area with 2 MiB pages (fewer TLB misses).</summary>
+    private const nuint Alignment = 2 * 1024 * 1024;
+
+    private readonly long _blocks;
+    private readonly nuint _bytes;
+    private readonly Stack<Area> _idle = new();
+    private readonly Lock _gate = new();
+    private readonly Timer _trim;
+    private bool _disposed;
+
+    public HashMemory(long blocks)
+    {
+        _blocks = blocks;
+        _bytes = (nuint)blocks * Argon2id.BlockBytes;
+        _trim = new Timer(_ => Trim(IdleAfter), null, IdleAfter, IdleAfter);
+    }
+
+    /// <summary>Areas allocated and not freed (tests).</summary>
+    public int Allocated { get; private set; }
+
+    public Area Rent()
+    {
+        lock (_gate)
+        {
+            if (_idle.TryPop(out var area))
+            {
+                return area;
+            }
+
+            Allocated++;
+        }
+
+        var blocks = (ulong*)NativeMemory.AlignedAlloc(_bytes, Alignment);
+        if (OperatingSystem.IsLinux())
+        {
+            _ = madvise(blocks, _bytes, MadviseHugePage);
+        }
+
+        return new Area(blocks, _blocks);
+    }
+
+    public void Return(Area area)
+    {
+        area.ReturnedAt = Environment.TickCount64;
+        lock (_gate)
+        {
+            if (!_disposed)
+            {
+                _idle.Push(area);
+                return;
+            }
+
+            Allocated--;
+        }
+
+        Free(area);
+    }
+
+    /// <summary>Frees the areas that have not been used for <paramref name="idle"/>.</summary>
+    public void Trim(TimeSpan idle)
+    {
+        List<Area> stale;
+        lock (_gate)
+        {
+            var cutoff = Environment.TickCount64 - (long)idle.TotalMilliseconds;
+            var all = _idle.ToArray();
+            stale = [.. all.Where(a => a.ReturnedAt <= cutoff)];
+            _idle.Clear();
+            foreach (var keep in all.Where(a => a.ReturnedAt > cutoff).Reverse())
+            {
+                _idle.Push(keep);
+            }
+
+            Allocated -= stale.Count;
+        }
+
+        stale.ForEach(Free);
+    }
+
+    public void Dispose()
+    {
+        _trim.Dispose();
+        lock (_gate)
+        {
+            _disposed = true;
+        }
+
+        Trim(TimeSpan.Zero);
+    }
+
+    /// <summary>The blocks hold values derived from a password: wiped before they go back to the allocator.</summary>
+    private void Free(Area area)
+    {
+        NativeMemory.Clear(area.Blocks, _bytes);
+        NativeMemory.AlignedFree(area.Blocks);
+    }
+
+    internal sealed class Area(ulong* blocks, long length)
+    {
+        public ulong* Blocks { get; } = blocks;
+
+        /// <summary>Blocks of <see cref="Argon2id.BlockBytes"/>.</summary>
+        public long Length { get; } = length;
+
+        public long ReturnedAt { get; set; }
+    }
+
+    private const int MadviseHugePage = 14;
+
+    [DllImport("libc", SetLastError = true)]
+    private static extern int madvise(void* address, nuint length, int advice);
+}
