@@ -61,8 +61,12 @@ internal static unsafe class Argon2id
             throw new PlatformNotSupportedException(wide ? "The wide block function needs AVX-512." : "The Argon2id block function needs AVX2.");
         }
 
+        // The reference implementation's limits (argon2.h): outside them its outputs are not Argon2's.
         ArgumentOutOfRangeException.ThrowIfLessThan(iterations, 1u);
         ArgumentOutOfRangeException.ThrowIfLessThan(lanes, 1u);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(lanes, 0xFFFFFFu);
+        ArgumentOutOfRangeException.ThrowIfLessThan(memoryKib, 8 * lanes);
+        ArgumentOutOfRangeException.ThrowIfLessThan(salt.Length, 8);
         ArgumentOutOfRangeException.ThrowIfLessThan(tag.Length, 4);
 
         var blocks = Blocks(memoryKib, lanes);
@@ -91,7 +95,7 @@ internal static unsafe class Argon2id
             {
                 BinaryPrimitives.WriteUInt32LittleEndian(seed[Blake2b.MaxBytes..], i);
                 BinaryPrimitives.WriteUInt32LittleEndian(seed[(Blake2b.MaxBytes + 4)..], lane);
-                Long(seed, new Span<byte>(memory + ((lane * laneLength) + i) * Words, BlockBytes));
+                Long(seed, new Span<byte>(Block(memory, ((ulong)lane * laneLength) + i), BlockBytes));
             }
         }
 
@@ -110,10 +114,10 @@ internal static unsafe class Argon2id
 
         // The tag (steps 7 and 8): H' over the XOR of every lane's last block.
         var final = scratch;
-        new ReadOnlySpan<ulong>(memory + (laneLength - 1) * Words, Words).CopyTo(new Span<ulong>(final, Words));
+        new ReadOnlySpan<ulong>(Block(memory, laneLength - 1), Words).CopyTo(new Span<ulong>(final, Words));
         for (uint lane = 1; lane < lanes; lane++)
         {
-            var last = memory + ((lane * laneLength) + laneLength - 1) * Words;
+            var last = Block(memory, ((ulong)lane * laneLength) + laneLength - 1);
             for (var w = 0; w < Words; w++)
             {
                 final[w] ^= last[w];
@@ -122,7 +126,11 @@ internal static unsafe class Argon2id
 
         Long(new ReadOnlySpan<byte>(final, BlockBytes), tag);
         new Span<ulong>(scratch, Words * 4).Clear();
+        seed.Clear();
     }
+
+    /// <summary>The block at <paramref name="index"/> (offsets in 64 bits: m can exceed 2^25 blocks).</summary>
+    private static ulong* Block(ulong* memory, ulong index) => memory + (index * Words);
 
     private static void Absorb(Blake2b hash, ReadOnlySpan<byte> part)
     {
@@ -156,6 +164,8 @@ internal static unsafe class Argon2id
         }
 
         Blake2b.Hash(v, output[written..]);
+        v.Clear();
+        next.Clear();
     }
 
     private readonly struct Instance(ulong* memory, uint laneLength, uint segmentLength, uint lanes, ulong blocks, uint passes, ulong* scratch, bool wide)
@@ -221,13 +231,13 @@ internal static unsafe class Argon2id
             }
             else
             {
-                pseudoRandom = instance.Memory[(ulong)previous * Words];
+                pseudoRandom = *Block(instance.Memory, previous);
             }
 
             var referenceLane = pass == 0 && slice == 0 ? lane : (uint)((pseudoRandom >> 32) % instance.Lanes);
             var referenceIndex = IndexAlpha(instance, pass, slice, i, (uint)pseudoRandom, referenceLane == lane);
-            var reference = instance.Memory + (((ulong)instance.LaneLength * referenceLane) + referenceIndex) * Words;
-            FillBlock(instance.Memory + ((ulong)previous * Words), reference, instance.Memory + ((ulong)current * Words), xor: pass != 0, work, instance.Wide);
+            var reference = Block(instance.Memory, ((ulong)instance.LaneLength * referenceLane) + referenceIndex);
+            FillBlock(Block(instance.Memory, previous), reference, Block(instance.Memory, current), xor: pass != 0, work, instance.Wide);
         }
     }
 
@@ -463,7 +473,5 @@ internal static unsafe class Argon2id
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<ulong> RotateRight(Vector256<ulong> value, [ConstantExpected] byte count) =>
-        Avx512F.VL.IsSupported
-            ? Avx512F.VL.RotateRight(value, count)
-            : Vector256.ShiftRightLogical(value, count) | Vector256.ShiftLeft(value, 64 - count);
+        Vector256.ShiftRightLogical(value, count) | Vector256.ShiftLeft(value, 64 - count);
 }

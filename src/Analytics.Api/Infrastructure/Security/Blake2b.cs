@@ -80,6 +80,7 @@ internal sealed class Blake2b
         Update(bytes);
     }
 
+    /// <summary>Writes the hash and wipes the state: the instance is spent.</summary>
     public void Final(Span<byte> output)
     {
         if (output.Length != _outputBytes)
@@ -97,6 +98,11 @@ internal sealed class Blake2b
         }
 
         full[..output.Length].CopyTo(output);
+
+        // Argon2 hashes passwords and the seed of every block through this: nothing stays behind.
+        full.Clear();
+        Array.Clear(_h);
+        Array.Clear(_buffer);
     }
 
     private void Compress(ReadOnlySpan<byte> block, bool last)

@@ -11,6 +11,7 @@ namespace Analytics.Api.Infrastructure.Security;
 internal sealed unsafe class HashMemory : IDisposable
 {
     public static readonly TimeSpan IdleAfter = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan TrimEvery = TimeSpan.FromSeconds(10);
 
     /// <summary>Huge-page sized alignment: Linux backs an advised area with 2 MiB pages (fewer TLB misses).</summary>
     private const nuint Alignment = 2 * 1024 * 1024;
@@ -26,7 +27,7 @@ internal sealed unsafe class HashMemory : IDisposable
     {
         _blocks = blocks;
         _bytes = (nuint)blocks * Argon2id.BlockBytes;
-        _trim = new Timer(_ => Trim(IdleAfter), null, IdleAfter, IdleAfter);
+        _trim = new Timer(_ => Trim(IdleAfter), null, TrimEvery, TrimEvery);
     }
 
     /// <summary>Areas allocated and not freed (tests).</summary>
@@ -44,7 +45,21 @@ internal sealed unsafe class HashMemory : IDisposable
             Allocated++;
         }
 
-        var blocks = (ulong*)NativeMemory.AlignedAlloc(_bytes, Alignment);
+        ulong* blocks;
+        try
+        {
+            blocks = (ulong*)NativeMemory.AlignedAlloc(_bytes, Alignment);
+        }
+        catch (OutOfMemoryException ex)
+        {
+            lock (_gate)
+            {
+                Allocated--;
+            }
+
+            throw new InvalidOperationException("Argon2id hashing failed: out of memory for its blocks.", ex);
+        }
+
         if (OperatingSystem.IsLinux())
         {
             _ = madvise(blocks, _bytes, MadviseHugePage);

@@ -69,9 +69,8 @@ internal sealed class Argon2idPasswordHasher : IPasswordHasher, IDisposable
         }
     }
 
-    private string Hash(string password)
+    private string Hash(string password) => WithUtf8(password, utf8 =>
     {
-        var utf8 = Encoding.UTF8.GetBytes(password);
         if (_memory is null)
         {
             return Sodium.Hash(utf8, Iterations, MemoryKib);
@@ -80,20 +79,33 @@ internal sealed class Argon2idPasswordHasher : IPasswordHasher, IDisposable
         var phc = new Argon2idString(MemoryKib, Iterations, RandomNumberGenerator.GetBytes(SaltBytes), new byte[TagBytes]);
         Compute(utf8, phc, phc.Tag);
         return phc.ToString();
-    }
+    });
 
-    private PasswordCheck Verify(string hash, string password)
+    private PasswordCheck Verify(string hash, string password) => WithUtf8(password, utf8 =>
     {
-        var utf8 = Encoding.UTF8.GetBytes(password);
         if (_memory is null || !Argon2idString.TryParse(hash, out var phc) || phc.MemoryKib > MemoryKib)
         {
             return Sodium.Verify(hash, utf8, Iterations, MemoryKib);
         }
 
-        Span<byte> tag = stackalloc byte[phc.Tag.Length];
+        var tag = new byte[phc.Tag.Length];
         Compute(utf8, phc, tag);
         var matches = CryptographicOperations.FixedTimeEquals(tag, phc.Tag);
         return new PasswordCheck(matches, matches && (phc.MemoryKib != MemoryKib || phc.Iterations != Iterations));
+    });
+
+    /// <summary>The password's UTF-8 bytes for <paramref name="work"/>, wiped after it.</summary>
+    private static T WithUtf8<T>(string password, Func<byte[], T> work)
+    {
+        var utf8 = Encoding.UTF8.GetBytes(password);
+        try
+        {
+            return work(utf8);
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(utf8);
+        }
     }
 
     private void Compute(byte[] password, Argon2idString phc, Span<byte> tag)
@@ -128,7 +140,9 @@ internal sealed record Argon2idString(uint MemoryKib, uint Iterations, byte[] Sa
     public static bool TryParse(string value, [NotNullWhen(true)] out Argon2idString? parsed)
     {
         parsed = null;
-        if (!value.StartsWith(Prefix, StringComparison.Ordinal))
+        // libsodium refuses strings of 128 characters or more (crypto_pwhash_STRBYTES): so does this parser, and
+        // they go to libsodium's refusal.
+        if (value.Length >= Sodium.StrBytes || !value.StartsWith(Prefix, StringComparison.Ordinal))
         {
             return false;
         }

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics.X86;
 using System.Security.Cryptography;
 using System.Text;
@@ -105,6 +106,70 @@ public sealed class Argon2idTests
         (parsed with { Tag = tag }).ToString().ShouldBe(theirs);
     }
 
+    [Theory]
+    [InlineData(false, 2u, 16u, 3u)]
+    [InlineData(true, 2u, 16u, 3u)]
+    [InlineData(false, 3u, 1000u, 2u)]
+    [InlineData(true, 3u, 1000u, 2u)]
+    [InlineData(true, 4u, 2051u, 1u)]
+    public void Several_lanes_give_the_tag_libsodium_verifies(bool wide, uint lanes, uint memoryKib, uint iterations)
+    {
+        Assert.SkipUnless(Argon2id.IsSupported && (!wide || Avx512F.IsSupported), "the block function needs AVX2 (wide: AVX-512)");
+        var password = Encoding.UTF8.GetBytes("lanes side by side");
+        var salt = RandomNumberGenerator.GetBytes(16);
+        var tag = new byte[32];
+        using var memory = new HashMemory(Argon2id.Blocks(memoryKib, lanes));
+        var area = memory.Rent();
+        Argon2id.Hash(password, salt, [], [], iterations, memoryKib, lanes, tag, area, wide);
+        memory.Return(area);
+
+        var phc = $"$argon2id$v=19$m={memoryKib},t={iterations},p={lanes}${Convert.ToBase64String(salt).TrimEnd('=')}${Convert.ToBase64String(tag).TrimEnd('=')}";
+        Sodium.Verify(phc, password, iterations, memoryKib).Matches.ShouldBeTrue();
+        tag[0] ^= 1;
+        var wrong = $"$argon2id$v=19$m={memoryKib},t={iterations},p={lanes}${Convert.ToBase64String(salt).TrimEnd('=')}${Convert.ToBase64String(tag).TrimEnd('=')}";
+        Sodium.Verify(wrong, password, iterations, memoryKib).Matches.ShouldBeFalse();
+    }
+
+    [Theory]
+    [InlineData(16)]
+    [InlineData(48)]
+    [InlineData(64)]
+    [InlineData(65)]
+    [InlineData(72)]
+    [InlineData(100)]
+    [InlineData(128)]
+    [InlineData(1000)]
+    public void Tags_of_any_length_are_libsodiums_raw_output(int length)
+    {
+        Assert.SkipUnless(Argon2id.IsSupported, "the block function needs AVX2");
+        var password = Encoding.UTF8.GetBytes("tag length");
+        var salt = RandomNumberGenerator.GetBytes(16);
+        var theirs = new byte[length];
+        crypto_pwhash(theirs, (ulong)length, password, (ulong)password.Length, salt, 2, 64 * 1024, 2).ShouldBe(0);
+
+        var ours = new byte[length];
+        using var memory = new HashMemory(Argon2id.Blocks(64, 1));
+        var area = memory.Rent();
+        Argon2id.Hash(password, salt, [], [], 2, 64, 1, ours, area);
+        memory.Return(area);
+
+        ours.ShouldBe(theirs);
+    }
+
+    [Fact]
+    public void Parameters_outside_Argon2s_limits_are_refused()
+    {
+        Assert.SkipUnless(Argon2id.IsSupported, "the block function needs AVX2");
+        using var memory = new HashMemory(Argon2id.Blocks(64, 1));
+        var area = memory.Rent();
+        var tag = new byte[32];
+        Should.Throw<ArgumentOutOfRangeException>(() => Argon2id.Hash("p"u8, "short"u8, [], [], 2, 64, 1, tag, area));
+        Should.Throw<ArgumentOutOfRangeException>(() => Argon2id.Hash("p"u8, "salt salt"u8, [], [], 2, 15, 2, tag, area));
+        Should.Throw<ArgumentOutOfRangeException>(() => Argon2id.Hash("p"u8, "salt salt"u8, [], [], 0, 64, 1, tag, area));
+        Should.Throw<ArgumentException>(() => Argon2id.Hash("p"u8, "salt salt"u8, [], [], 1, 128, 1, tag, area));
+        memory.Return(area);
+    }
+
     [Fact]
     public async Task Other_parameters_verify_and_ask_for_a_rehash_and_a_larger_memory_cost_goes_to_libsodium()
     {
@@ -138,6 +203,8 @@ public sealed class Argon2idTests
         Argon2idString.TryParse("$argon2id$v=19$m=64,t=2,p=1$" + salt + "$" + tag + "$", out _).ShouldBeFalse();
         Argon2idString.TryParse("$argon2id$v=19$m=64,t=2,p=1$" + salt + "$" + tag[..^1] + "B", out _).ShouldBeFalse();
         Argon2idString.TryParse("$argon2id$v=19$m=64,t=2,p=1$" + salt[..8] + "$" + tag, out _).ShouldBeFalse();
+        var longTag = Convert.ToBase64String(Filled(72, 9)).TrimEnd('=');
+        Argon2idString.TryParse("$argon2id$v=19$m=64,t=2,p=1$" + salt + "$" + longTag, out _).ShouldBeFalse("libsodium refuses strings of 128 characters or more");
     }
 
     [Fact]
@@ -162,6 +229,10 @@ public sealed class Argon2idTests
 
     private static Argon2idPasswordHasher Hasher(uint memoryKib, uint iterations) =>
         new(Options.Create(new PasswordHashingOptions { MemoryKib = (int)memoryKib, Iterations = (int)iterations }));
+
+    /// <summary>libsodium's raw Argon2 output (any tag length; the PHC string form has 32 bytes).</summary>
+    [DllImport("libsodium.so.23")]
+    private static extern int crypto_pwhash(byte[] output, ulong outputLength, byte[] password, ulong passwordLength, byte[] salt, ulong opsLimit, nuint memLimit, int alg);
 
     private static byte[] Filled(int length, byte value) => Enumerable.Repeat(value, length).ToArray();
 }
