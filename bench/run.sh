@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One command for the service benchmarks: ingestion (single and batch), login, dashboard (cached and uncached),
 # feature analytics, with the API's peak RSS and GC counts per scenario, next to reference points measured in the
-# same run (raw COPY, raw Argon2id before and after the login rows and alongside sign-ins without the hash, an empty
+# same run (raw COPY, raw libsodium Argon2id before and after the login rows, the service's own Argon2id alone and
+# alongside sign-ins without the hash, an empty
 # Kestrel app, the smallest durable ingestion endpoint), and callers that give up on the uncached dashboard (no 5xx, no
 # error logged). Prints a Markdown table and writes
 # bench/results/<UTC timestamp>.json.
@@ -295,7 +296,7 @@ fi
 # left while it also serves that many sign-ins. The rate is the best of the login rows.
 login_rate="$(cat "$work"/runs/login-c*.wrk 2>/dev/null | grep -oE 'Requests/sec:[[:space:]]+[0-9.]+' | awk '$2 > m { m = $2 } END { if (m) print m }' || true)"
 if want argon2 && [[ -n "$login_rate" ]]; then
-  log "[$(elapsed)] reference: the sign-in without the hash, then raw Argon2id alongside it at $login_rate sign-ins/s"
+  log "[$(elapsed)] reference: the sign-in without the hash, then the service's Argon2id alongside it at $login_rate sign-ins/s"
   demo_hash="$(psql_db -tAc "select password_hash from users where email = '$probe_email'")"
   cheap_hash="$(dotnet "$argon_dll" hash "$demo_password" 8 1)"
   psql_db -v hash="$cheap_hash" <<SQL >/dev/null

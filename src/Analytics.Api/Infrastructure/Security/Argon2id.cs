@@ -10,9 +10,10 @@ namespace Analytics.Api.Infrastructure.Security;
 /// Argon2id, version 0x13 (RFC 9106), computed in memory the caller owns and reuses. libsodium computes the same
 /// function but maps, populates and unmaps its whole memory cost for every hash (about a quarter of a hash's time at
 /// m=19 MiB went to the kernel, bench/RESULTS.md and ADR 17); the password hasher keeps one block area per hashing
-/// slot instead. The block function follows the reference implementation's <c>fill_block</c> and
-/// <c>fill_segment</c>, four 64-bit words per AVX2 vector; every output is checked against libsodium and RFC 9106's
-/// test vector in the tests.
+/// slot instead. The fill follows the reference implementation's <c>fill_segment</c>; its block function
+/// (<c>fill_block</c>) runs on AVX-512 vectors where the CPU has them (eight 64-bit words, two groups side by side)
+/// and on AVX2 ones (four words) elsewhere; every output is checked against libsodium and RFC 9106's test vector in
+/// the tests.
 /// </summary>
 internal static unsafe class Argon2id
 {
@@ -38,7 +39,7 @@ internal static unsafe class Argon2id
         ReadOnlySpan<byte> password, ReadOnlySpan<byte> salt, ReadOnlySpan<byte> secret, ReadOnlySpan<byte> associatedData,
         uint iterations, uint memoryKib, uint lanes, Span<byte> tag, HashMemory.Area memory, bool? wide = null)
     {
-        if (Blocks(memoryKib, lanes) > memory.Length)
+        if (lanes is >= 1 and <= 0xFFFFFF && Blocks(memoryKib, lanes) > memory.Length)
         {
             throw new ArgumentException("The area is smaller than the memory cost.", nameof(memory));
         }
@@ -388,7 +389,6 @@ internal static unsafe class Argon2id
             Avx512F.Store(next + k, Avx512F.LoadVector512(keep + k) ^ Avx512F.LoadVector512(r + k));
         }
     }
-
 
     /// <summary>Words 0, 1, 16, 17 and 2, 3, 18, 19 from <paramref name="at"/>: two column groups' first registers.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

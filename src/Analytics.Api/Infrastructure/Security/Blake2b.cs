@@ -139,6 +139,9 @@ internal sealed class Blake2b
         {
             _h[i] ^= v[i] ^ v[i + 8];
         }
+
+        m.Clear();
+        v.Clear();
     }
 
     private static void G(Span<ulong> v, int a, int b, int c, int d, ulong x, ulong y)

@@ -5,12 +5,12 @@ namespace Analytics.Api.Infrastructure.Security;
 /// <summary>
 /// Block areas for <see cref="Argon2id"/>, one per hash in progress (the hasher's slots bound how many), kept between
 /// hashes so that a hash does not map, fault in and unmap its whole memory cost as libsodium does each time. Areas
-/// left unused for <see cref="IdleAfter"/> are wiped and freed, so a node that stops signing people in gives the
-/// memory back.
+/// left unused for <see cref="IdleAfter"/> are wiped and freed at the next check (every <see cref="TrimEvery"/>), so
+/// a node that stops signing people in gives the memory back.
 /// </summary>
 internal sealed unsafe class HashMemory : IDisposable
 {
-    public static readonly TimeSpan IdleAfter = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan IdleAfter = TimeSpan.FromSeconds(30);
     private static readonly TimeSpan TrimEvery = TimeSpan.FromSeconds(10);
 
     /// <summary>Huge-page sized alignment: Linux backs an advised area with 2 MiB pages (fewer TLB misses).</summary>
@@ -136,6 +136,6 @@ internal sealed unsafe class HashMemory : IDisposable
 
     private const int MadviseHugePage = 14;
 
-    [DllImport("libc", SetLastError = true)]
+    [DllImport("libc")]
     private static extern int madvise(void* address, nuint length, int advice);
 }

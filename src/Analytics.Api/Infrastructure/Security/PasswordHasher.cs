@@ -43,7 +43,8 @@ internal sealed class Argon2idPasswordHasher : IPasswordHasher, IDisposable
         var slots = _options.MaxConcurrentHashes > 0 ? _options.MaxConcurrentHashes : Environment.ProcessorCount;
         _slots = new SemaphoreSlim(slots, slots);
         _memory = Argon2id.IsSupported ? new HashMemory(Argon2id.Blocks((uint)_options.MemoryKib, 1)) : null;
-        _dummyHash = new Lazy<string>(() => Hash("not a real password: spent for timing only"));
+        // A failure (out of memory) is not cached: the next unknown e-mail tries again.
+        _dummyHash = new Lazy<string>(() => Hash("not a real password: spent for timing only"), LazyThreadSafetyMode.PublicationOnly);
     }
 
     private uint Iterations => (uint)_options.Iterations;
@@ -91,6 +92,7 @@ internal sealed class Argon2idPasswordHasher : IPasswordHasher, IDisposable
         var tag = new byte[phc.Tag.Length];
         Compute(utf8, phc, tag);
         var matches = CryptographicOperations.FixedTimeEquals(tag, phc.Tag);
+        CryptographicOperations.ZeroMemory(tag);
         return new PasswordCheck(matches, matches && (phc.MemoryKib != MemoryKib || phc.Iterations != Iterations));
     });
 

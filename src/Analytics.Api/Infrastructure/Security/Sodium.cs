@@ -12,7 +12,7 @@ namespace Analytics.Api.Infrastructure.Security;
 internal static partial class Sodium
 {
     public const int StrBytes = 128;
-    public const int AlgArgon2Id13 = 2;
+    private const int AlgArgon2Id13 = 2;
     private const string Library = "sodium";
 
     private static readonly Lazy<bool> Initialised = new(() =>
