@@ -73,13 +73,7 @@ internal sealed class DurableFloor(NpgsqlDataSource db)
             try
             {
                 await using var connection = await db.OpenConnectionAsync(stopping);
-                await using var copy = await connection.BeginBinaryImportAsync(Copy, stopping);
-                foreach (var (row, _) in batch)
-                {
-                    await row.CopyAsync(copy, now);
-                }
-
-                await copy.CompleteAsync(stopping);
+                await EventCopy.WriteAsync(connection, Copy, batch.ConvertAll(item => item.Row), now, stopping);
                 foreach (var item in batch)
                 {
                     item.Done.SetResult();

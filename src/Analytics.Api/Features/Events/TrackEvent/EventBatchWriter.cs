@@ -1,13 +1,11 @@
 using System.Net;
 using System.Text.Json;
 using System.Threading.Channels;
-using Analytics.Api.Infrastructure.Database;
 using Analytics.Api.Infrastructure.Errors;
 using Analytics.Api.Infrastructure.Messaging;
 using Dapper;
 using Microsoft.Extensions.Options;
 using Npgsql;
-using NpgsqlTypes;
 
 namespace Analytics.Api.Features.Events.TrackEvent;
 
@@ -47,41 +45,11 @@ public sealed record EventRow(
     /// <summary><paramref name="type"/> as the events table spells it.</summary>
     public static string Stored(EventType type) => StoredTypes[type];
 
-    /// <summary>The columns <see cref="CopyAsync"/> writes, in its order: a binary COPY into events or a table shaped like it.</summary>
+    /// <summary>The columns <see cref="EventCopy"/> writes, in its order: a binary COPY into events or a table shaped like it.</summary>
     public const string CopyColumns = """
         id, occurred_at, received_at, type, name, user_id, api_key_id, external_user_id, session_id, url,
         referrer, properties, ip, user_agent, device_type, browser, os, utm_source, utm_medium, utm_campaign, utm_term, utm_content
         """;
-
-    /// <summary>Writes this event as one row of a binary COPY of <see cref="CopyColumns"/>, received at <paramref name="receivedAt"/>.</summary>
-    public async Task CopyAsync(NpgsqlBinaryImporter copy, DateTimeOffset receivedAt)
-    {
-        ArgumentNullException.ThrowIfNull(copy);
-        var ct = CancellationToken.None;
-        await copy.StartRowAsync(ct);
-        await copy.WriteAsync(Id, NpgsqlDbType.Uuid, ct);
-        await copy.WriteAsync(OccurredAt, NpgsqlDbType.TimestampTz, ct);
-        await copy.WriteAsync(receivedAt, NpgsqlDbType.TimestampTz, ct);
-        await copy.WriteAsync(StoredType, NpgsqlDbType.Text, ct);
-        await copy.WriteNullableAsync(Name, NpgsqlDbType.Text, ct);
-        await copy.WriteNullableAsync(UserId, NpgsqlDbType.Uuid, ct);
-        await copy.WriteNullableAsync(ApiKeyId, NpgsqlDbType.Uuid, ct);
-        await copy.WriteNullableAsync(ExternalUserId, NpgsqlDbType.Text, ct);
-        await copy.WriteNullableAsync(SessionId, NpgsqlDbType.Text, ct);
-        await copy.WriteNullableAsync(Url, NpgsqlDbType.Text, ct);
-        await copy.WriteNullableAsync(Referrer, NpgsqlDbType.Text, ct);
-        await copy.WriteNullableAsync(PropertiesJson, NpgsqlDbType.Jsonb, ct);
-        await copy.WriteNullableAsync(Ip, NpgsqlDbType.Inet, ct);
-        await copy.WriteNullableAsync(UserAgent, NpgsqlDbType.Text, ct);
-        await copy.WriteNullableAsync(DeviceType, NpgsqlDbType.Text, ct);
-        await copy.WriteNullableAsync(Browser, NpgsqlDbType.Text, ct);
-        await copy.WriteNullableAsync(Os, NpgsqlDbType.Text, ct);
-        await copy.WriteNullableAsync(UtmSource, NpgsqlDbType.Text, ct);
-        await copy.WriteNullableAsync(UtmMedium, NpgsqlDbType.Text, ct);
-        await copy.WriteNullableAsync(UtmCampaign, NpgsqlDbType.Text, ct);
-        await copy.WriteNullableAsync(UtmTerm, NpgsqlDbType.Text, ct);
-        await copy.WriteNullableAsync(UtmContent, NpgsqlDbType.Text, ct);
-    }
 
     /// <summary>
     /// At least as many bytes as the event's JSON on the bus: every character of its texts counted as a \u escape
@@ -405,16 +373,8 @@ public sealed partial class EventBatchWriter : BackgroundService
         return stored;
     }
 
-    private static async Task CopyAsync(List<EventRow> rows, NpgsqlConnection connection, DateTimeOffset now)
-    {
-        await using var copy = await connection.BeginBinaryImportAsync(CopySql);
-        foreach (var row in rows)
-        {
-            await row.CopyAsync(copy, now);
-        }
-
-        await copy.CompleteAsync();
-    }
+    private static Task CopyAsync(List<EventRow> rows, NpgsqlConnection connection, DateTimeOffset now) =>
+        EventCopy.WriteAsync(connection, CopySql, rows, now);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Storing a batch of {Count} events failed; its senders get 503")]
     private partial void LogCommitFailed(Exception exception, int count);

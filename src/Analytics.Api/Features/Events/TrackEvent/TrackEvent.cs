@@ -342,7 +342,7 @@ public static class TrackEvent
         /// <summary>The row stored for <paramref name="e"/>, a valid event sent by <paramref name="caller"/> from <paramref name="client"/>.</summary>
         public static EventRow ToRow(Command e, Caller caller, ClientContext client, DateTimeOffset now)
         {
-            var id = e.Id ?? Guid.CreateVersion7(now);
+            var id = e.Id ?? EventIds.NewVersion7(now);
             var occurredAt = (e.OccurredAt ?? now).ToUniversalTime();
             var properties = e.Properties is { Count: > 0 } p ? JsonSerializer.Serialize(p) : null;
             return new EventRow(
