@@ -11,7 +11,8 @@ namespace Analytics.Api.Features.Events.TrackEvent;
 /// Event rows as one binary COPY (PostgreSQL's documented format: a header, then per row the field count and each
 /// field as its length and its binary value, then a trailer), encoded here and sent through Npgsql's raw COPY stream.
 /// Npgsql's binary importer binds every value through a parameter of its own: on a 500-event batch that took about a
-/// sixth of the API's time (perf, bench/RESULTS.md). The bytes are the ones that importer writes for the same
+/// sixth of the API's time (perf, ADR 9's amendment). Timestamps are the events' own (within the rules' bounds), so
+/// the importer's infinity mapping of DateTimeOffset.MinValue and MaxValue has no counterpart here. The bytes are the ones that importer writes for the same
 /// values: uuids big-endian, timestamps as microseconds since 2000-01-01 UTC, text as strict UTF-8, jsonb as its
 /// version byte and the text, inet as family, prefix length, cidr flag, length and address.
 /// </summary>
@@ -26,15 +27,58 @@ public static class EventCopy
     // What Npgsql uses: a string that is not valid UTF-16 fails rather than being stored altered.
     private static readonly UTF8Encoding Utf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 
-    /// <summary>Stores <paramref name="rows"/> received at <paramref name="receivedAt"/> by <paramref name="copySql"/> (a binary COPY of <see cref="EventRow.CopyColumns"/>).</summary>
+    /// <summary>
+    /// Stores <paramref name="rows"/> received at <paramref name="receivedAt"/> by <paramref name="copySql"/> (a
+    /// binary COPY of <see cref="EventRow.CopyColumns"/>). Rows are encoded into a pooled buffer of
+    /// <see cref="ChunkBytes"/> (or one row's bound, if larger) sent whenever the next row might not fit; if anything
+    /// fails before the last byte is sent, the COPY is cancelled, so no prefix of the rows is stored.
+    /// </summary>
     public static async Task WriteAsync(NpgsqlConnection connection, string copySql, IReadOnlyCollection<EventRow> rows, DateTimeOffset receivedAt, CancellationToken ct = default)
     {
-        var buffer = ArrayPool<byte>.Shared.Rent(MaxBytes(rows));
+        ArgumentNullException.ThrowIfNull(connection);
+        ArgumentNullException.ThrowIfNull(rows);
+
+        // Bounds first: a row the encoder cannot write (an unknown type) fails here, before any COPY starts.
+        var largest = rows.Count == 0 ? 0 : rows.Max(RowBound);
+        var buffer = ArrayPool<byte>.Shared.Rent(Math.Max(ChunkBytes, Header.Length + largest + 2));
         try
         {
-            var length = Encode(rows, receivedAt, buffer);
-            await using var copy = await connection.BeginRawBinaryCopyAsync(copySql, ct);
-            await copy.WriteAsync(buffer.AsMemory(0, length), ct);
+            var copy = await connection.BeginRawBinaryCopyAsync(copySql, ct);
+            try
+            {
+                Header.CopyTo(buffer, 0);
+                var length = Header.Length;
+                foreach (var row in rows)
+                {
+                    if (length + RowBound(row) + 2 > buffer.Length)
+                    {
+                        await copy.WriteAsync(buffer.AsMemory(0, length), ct);
+                        length = 0;
+                    }
+
+                    length += EncodeRow(row, receivedAt, buffer.AsSpan(length));
+                }
+
+                BinaryPrimitives.WriteInt16BigEndian(buffer.AsSpan(length), -1);
+                await copy.WriteAsync(buffer.AsMemory(0, length + 2), ct);
+            }
+            catch
+            {
+                // Disposing would end the COPY and commit the rows sent so far: CopyFail instead.
+                try
+                {
+                    await copy.CancelAsync();
+                }
+                catch (Exception ex) when (ex is NpgsqlException or IOException or InvalidOperationException)
+                {
+                    // The connection is broken and leaves the pool; the first failure is the one to report.
+                }
+
+                throw;
+            }
+
+            // Ends the COPY: PostgreSQL's refusal (a duplicate key, a check) is raised here.
+            await copy.DisposeAsync();
         }
         finally
         {
@@ -42,17 +86,17 @@ public static class EventCopy
         }
     }
 
-    private static int MaxBytes(IReadOnlyCollection<EventRow> rows)
+    /// <summary>Bytes a chunk holds before it is sent: the rows of a group stream out instead of being held whole.</summary>
+    private const int ChunkBytes = 256 * 1024;
+
+    /// <summary>At least the bytes <see cref="EncodeRow"/> writes for <paramref name="row"/>.</summary>
+    private static int RowBound(EventRow row)
     {
-        long total = Header.Length + 2;
-        foreach (var row in rows)
+        // Field count, 22 lengths, three uuids, two timestamps, an address, the jsonb version byte, the texts.
+        long total = 2 + (Fields * 4) + (3 * 16) + (2 * 8) + 20 + 1;
+        foreach (var text in Texts(row))
         {
-            // Field count, 22 lengths, three uuids, two timestamps, an address, the jsonb version byte, the texts.
-            total += 2 + (Fields * 4) + (3 * 16) + (2 * 8) + 20 + 1;
-            foreach (var text in Texts(row))
-            {
-                total += text is null ? 0 : Utf8.GetMaxByteCount(text.Length);
-            }
+            total += text is null ? 0 : Utf8.GetMaxByteCount(text.Length);
         }
 
         return checked((int)total);
@@ -64,39 +108,33 @@ public static class EventCopy
         row.DeviceType, row.Browser, row.Os, row.UtmSource, row.UtmMedium, row.UtmCampaign, row.UtmTerm, row.UtmContent,
     ];
 
-    /// <summary>The COPY data for <paramref name="rows"/> into <paramref name="output"/>; its length.</summary>
-    internal static int Encode(IReadOnlyCollection<EventRow> rows, DateTimeOffset receivedAt, Span<byte> output)
+    /// <summary>One row of the COPY data into <paramref name="output"/>; its length.</summary>
+    private static int EncodeRow(EventRow row, DateTimeOffset receivedAt, Span<byte> output)
     {
         var w = new Writer(output);
-        w.Bytes(Header);
-        foreach (var row in rows)
-        {
-            w.Int16(Fields);
-            w.Uuid(row.Id);
-            w.Timestamp(row.OccurredAt);
-            w.Timestamp(receivedAt);
-            w.Text(row.StoredType);
-            w.Text(row.Name);
-            w.Uuid(row.UserId);
-            w.Uuid(row.ApiKeyId);
-            w.Text(row.ExternalUserId);
-            w.Text(row.SessionId);
-            w.Text(row.Url);
-            w.Text(row.Referrer);
-            w.Jsonb(row.PropertiesJson);
-            w.Inet(row.Ip);
-            w.Text(row.UserAgent);
-            w.Text(row.DeviceType);
-            w.Text(row.Browser);
-            w.Text(row.Os);
-            w.Text(row.UtmSource);
-            w.Text(row.UtmMedium);
-            w.Text(row.UtmCampaign);
-            w.Text(row.UtmTerm);
-            w.Text(row.UtmContent);
-        }
-
-        w.Int16(-1);
+        w.Int16(Fields);
+        w.Uuid(row.Id);
+        w.Timestamp(row.OccurredAt);
+        w.Timestamp(receivedAt);
+        w.Text(row.StoredType);
+        w.Text(row.Name);
+        w.Uuid(row.UserId);
+        w.Uuid(row.ApiKeyId);
+        w.Text(row.ExternalUserId);
+        w.Text(row.SessionId);
+        w.Text(row.Url);
+        w.Text(row.Referrer);
+        w.Jsonb(row.PropertiesJson);
+        w.Inet(row.Ip);
+        w.Text(row.UserAgent);
+        w.Text(row.DeviceType);
+        w.Text(row.Browser);
+        w.Text(row.Os);
+        w.Text(row.UtmSource);
+        w.Text(row.UtmMedium);
+        w.Text(row.UtmCampaign);
+        w.Text(row.UtmTerm);
+        w.Text(row.UtmContent);
         return w.Written;
     }
 
@@ -107,12 +145,6 @@ public static class EventCopy
         public int Written { get; private set; }
 
         private Span<byte> Rest => _output[Written..];
-
-        public void Bytes(ReadOnlySpan<byte> bytes)
-        {
-            bytes.CopyTo(Rest);
-            Written += bytes.Length;
-        }
 
         public void Int16(short value)
         {
