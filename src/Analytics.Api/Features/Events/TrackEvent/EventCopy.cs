@@ -11,10 +11,10 @@ namespace Analytics.Api.Features.Events.TrackEvent;
 /// Event rows as one binary COPY (PostgreSQL's documented format: a header, then per row the field count and each
 /// field as its length and its binary value, then a trailer), encoded here and sent through Npgsql's raw COPY stream.
 /// Npgsql's binary importer binds every value through a parameter of its own: on a 500-event batch that took about a
-/// sixth of the API's time (perf, ADR 9's amendment). Timestamps are the events' own (within the rules' bounds), so
-/// the importer's infinity mapping of DateTimeOffset.MinValue and MaxValue has no counterpart here. The bytes are the ones that importer writes for the same
-/// values: uuids big-endian, timestamps as microseconds since 2000-01-01 UTC, text as strict UTF-8, jsonb as its
-/// version byte and the text, inet as family, prefix length, cidr flag, length and address.
+/// sixth of the API's time (perf, ADR 9's amendment). The bytes are the ones that importer writes for the same values:
+/// uuids big-endian, timestamps as microseconds since 2000-01-01 UTC, text as strict UTF-8, jsonb as its version byte
+/// and the text, inet as family, prefix length, cidr flag, length and address. Timestamps are the events' own (within
+/// the rules' bounds), so the importer's infinity mapping of DateTimeOffset.MinValue and MaxValue has no counterpart.
 /// </summary>
 public static class EventCopy
 {
@@ -69,7 +69,7 @@ public static class EventCopy
                 {
                     await copy.CancelAsync();
                 }
-                catch (Exception ex) when (ex is NpgsqlException or IOException or InvalidOperationException)
+                catch (Exception cancelFailure) when (cancelFailure is NpgsqlException or IOException or InvalidOperationException)
                 {
                     // The connection is broken and leaves the pool; the first failure is the one to report.
                 }
