@@ -38,9 +38,9 @@ public static class EventCopy
         ArgumentNullException.ThrowIfNull(connection);
         ArgumentNullException.ThrowIfNull(rows);
 
-        // Bounds first: a row the encoder cannot write (an unknown type) fails here, before any COPY starts.
-        var largest = rows.Count == 0 ? 0 : rows.Max(RowBound);
-        var buffer = ArrayPool<byte>.Shared.Rent(Math.Max(ChunkBytes, Header.Length + largest + 2));
+        // Bounds first, once per row: a row the encoder cannot write (an unknown type) fails here, before any COPY starts.
+        var bounds = rows.Select(RowBound).ToArray();
+        var buffer = ArrayPool<byte>.Shared.Rent(Math.Max(ChunkBytes, Header.Length + bounds.DefaultIfEmpty().Max() + 2));
         try
         {
             var copy = await connection.BeginRawBinaryCopyAsync(copySql, ct);
@@ -48,9 +48,10 @@ public static class EventCopy
             {
                 Header.CopyTo(buffer, 0);
                 var length = Header.Length;
+                var i = 0;
                 foreach (var row in rows)
                 {
-                    if (length + RowBound(row) + 2 > buffer.Length)
+                    if (length + bounds[i++] + 2 > buffer.Length)
                     {
                         await copy.WriteAsync(buffer.AsMemory(0, length), ct);
                         length = 0;
