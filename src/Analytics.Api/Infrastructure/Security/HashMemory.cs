@@ -18,7 +18,8 @@ internal sealed unsafe class HashMemory : IDisposable
 
     private readonly long _blocks;
     private readonly nuint _bytes;
-    private readonly Stack<Area> _idle = new();
+    // Most recently returned last: Rent takes the warmest area, Trim the ones left longest.
+    private readonly List<Area> _idle = [];
     private readonly Lock _gate = new();
     private readonly Timer _trim;
     private bool _disposed;
@@ -37,8 +38,10 @@ internal sealed unsafe class HashMemory : IDisposable
     {
         lock (_gate)
         {
-            if (_idle.TryPop(out var area))
+            if (_idle.Count > 0)
             {
+                var area = _idle[^1];
+                _idle.RemoveAt(_idle.Count - 1);
                 return area;
             }
 
@@ -75,7 +78,7 @@ internal sealed unsafe class HashMemory : IDisposable
         {
             if (!_disposed)
             {
-                _idle.Push(area);
+                _idle.Add(area);
                 return;
             }
 
@@ -92,14 +95,8 @@ internal sealed unsafe class HashMemory : IDisposable
         lock (_gate)
         {
             var cutoff = Environment.TickCount64 - (long)idle.TotalMilliseconds;
-            var all = _idle.ToArray();
-            stale = [.. all.Where(a => a.ReturnedAt <= cutoff)];
-            _idle.Clear();
-            foreach (var keep in all.Where(a => a.ReturnedAt > cutoff).Reverse())
-            {
-                _idle.Push(keep);
-            }
-
+            stale = _idle.FindAll(a => a.ReturnedAt <= cutoff);
+            _idle.RemoveAll(a => a.ReturnedAt <= cutoff);
             Allocated -= stale.Count;
         }
 
